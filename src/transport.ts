@@ -1,0 +1,162 @@
+/**
+ * The contract between a Raft implementation and its network: what a Raft
+ * node calls to reach its peers, and how it receives their calls. Interfaces
+ * only; `InmemTransport` and `NetworkTransport` implement them.
+ */
+import type { Readable } from 'node:stream';
+import type {
+  AppendEntriesRequest,
+  AppendEntriesResponse,
+  InstallSnapshotRequest,
+  InstallSnapshotResponse,
+  RequestPreVoteRequest,
+  RequestPreVoteResponse,
+  RequestVoteRequest,
+  RequestVoteResponse,
+  RpcType,
+  RequestOf,
+  ResponseOf,
+  ServerAddress,
+  ServerID,
+  TimeoutNowRequest,
+  TimeoutNowResponse,
+} from './commands.ts';
+
+/** Per-call controls: every call that waits can be bounded and cancelled. */
+export interface CallOptions {
+  /** Cancels the call; it rejects with `ERR_ABORTED`. */
+  signal?: AbortSignal;
+  /** Milliseconds before the call rejects with `ERR_RPC_TIMEOUT`; defaults to the transport's timeout. */
+  timeout?: number;
+}
+
+/** Snapshot bytes to send. A Node `Readable` qualifies. */
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+interface RPCOf<T extends RpcType> {
+  /** Discriminant: `switch (rpc.type)` narrows `command` and `respond`. */
+  readonly type: T;
+  readonly command: RequestOf<T>;
+  /**
+   * Answers the caller. Pass an error (a string or an Error's message) to
+   * fail the call; the response may then be null. Call exactly once: a
+   * second call throws `ERR_ALREADY_RESPONDED`; answering after the transport
+   * closed is a silent no-op.
+   */
+  respond(response: ResponseOf<T> | null, error?: Error | string | null): void;
+}
+
+export type AppendEntriesRPC = RPCOf<typeof RpcType.AppendEntries>;
+export type RequestVoteRPC = RPCOf<typeof RpcType.RequestVote>;
+export type RequestPreVoteRPC = RPCOf<typeof RpcType.RequestPreVote>;
+export type TimeoutNowRPC = RPCOf<typeof RpcType.TimeoutNow>;
+export interface InstallSnapshotRPC extends RPCOf<typeof RpcType.InstallSnapshot> {
+  /**
+   * Exactly `command.size` bytes of snapshot data. Read it to the end before
+   * responding; an unread remainder is discarded.
+   */
+  readonly reader: Readable;
+}
+
+/** An incoming call, to be answered through `respond`. */
+export type RPC = AppendEntriesRPC | RequestVoteRPC | RequestPreVoteRPC | TimeoutNowRPC | InstallSnapshotRPC;
+
+/** Receives heartbeats outside the consumer queue, so disk-bound work can't delay them. */
+export type HeartbeatHandler = (rpc: AppendEntriesRPC) => void;
+
+/**
+ * One pipelined AppendEntries. Futures settle in request order; a pipeline
+ * that breaks settles every pending future with an error.
+ */
+export interface AppendFuture {
+  /** When the request was handed to the transport (ms since the epoch, as `Date.now()`). */
+  readonly start: number;
+  readonly request: AppendEntriesRequest;
+  /** Set once the peer answered successfully. */
+  readonly response: AppendEntriesResponse | undefined;
+  /** Set once the call failed. */
+  readonly error: Error | undefined;
+  /** Resolves with the response or rejects with the error. Created on demand, so an unobserved failure is never an unhandled rejection. */
+  wait(): Promise<AppendEntriesResponse>;
+}
+
+/**
+ * Many AppendEntries in flight to one peer, answered in order. Used by a
+ * leader to replicate without a round trip per batch.
+ */
+export interface AppendPipeline {
+  /**
+   * Sends a request and resolves with its future once it is on its way.
+   * Waits while `maxInFlight` futures are neither answered-and-consumed nor
+   * failed (back-pressure); `opts` bounds that wait.
+   */
+  appendEntries(req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendFuture>;
+  /** Settled futures, in request order. Ends after the pipeline closes and every future was yielded. */
+  consumer(): AsyncIterable<AppendFuture>;
+  /** Stops the pipeline; pending futures fail with `ERR_PIPELINE_SHUTDOWN`. */
+  close(): Promise<void>;
+}
+
+/**
+ * What a Raft node uses to talk to its peers (hashicorp/raft's `Transport`).
+ * Every outgoing call resolves with the peer's response or rejects with a
+ * `TransportError`; none waits forever.
+ */
+export interface Transport {
+  /**
+   * Incoming RPCs. There is a single queue: every iteration draws from it.
+   * Iteration ends when the transport closes.
+   */
+  consumer(): AsyncIterable<RPC>;
+  /** The address peers use to reach this transport. */
+  localAddr(): ServerAddress;
+
+  appendEntries(
+    id: ServerID,
+    target: ServerAddress,
+    req: AppendEntriesRequest,
+    opts?: CallOptions,
+  ): Promise<AppendEntriesResponse>;
+  requestVote(id: ServerID, target: ServerAddress, req: RequestVoteRequest, opts?: CallOptions): Promise<RequestVoteResponse>;
+  requestPreVote(
+    id: ServerID,
+    target: ServerAddress,
+    req: RequestPreVoteRequest,
+    opts?: CallOptions,
+  ): Promise<RequestPreVoteResponse>;
+  /** Streams `req.size` bytes from `data` after the request; the data is never held whole in memory. */
+  installSnapshot(
+    id: ServerID,
+    target: ServerAddress,
+    req: InstallSnapshotRequest,
+    data: ByteSource,
+    opts?: CallOptions,
+  ): Promise<InstallSnapshotResponse>;
+  timeoutNow(id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse>;
+  /** Opens a pipeline to `target`; rejects with `ERR_NOT_SUPPORTED` where pipelining is off. */
+  appendEntriesPipeline(id: ServerID, target: ServerAddress, opts?: CallOptions): Promise<AppendPipeline>;
+
+  /** Serialises a peer for a Raft configuration entry. */
+  encodePeer(id: ServerID, addr: ServerAddress): Uint8Array;
+  /** Inverse of `encodePeer`. */
+  decodePeer(buf: Uint8Array): ServerAddress;
+
+  /** Routes heartbeats to `handler` instead of the consumer queue; `null` restores the queue. */
+  setHeartbeatHandler(handler: HeartbeatHandler | null): void;
+
+  /**
+   * Stops the transport: no new calls, every pending call and RPC settles,
+   * and no sockets or timers remain once the promise resolves.
+   */
+  close(): Promise<void>;
+}
+
+/** Optional capability of transports that can simulate a network (hashicorp's `WithPeers`). */
+export interface WithPeers {
+  /** Adds a one-way route from this transport to `peer`. */
+  connect(peer: ServerAddress, transport: Transport): void;
+  /** Removes the route to `peer` and closes pipelines to it. */
+  disconnect(peer: ServerAddress): void;
+  /** Removes every route and closes every pipeline. */
+  disconnectAll(): void;
+}
