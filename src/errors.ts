@@ -88,8 +88,8 @@ export class RpcAbortedError extends TransportError {
 export class RemoteError extends TransportError {
   readonly remoteMessage: string;
 
-  constructor(remoteMessage: string) {
-    super(ErrorCode.Remote, `remote peer returned an error: ${remoteMessage}`);
+  constructor(remoteMessage: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Remote, `remote peer returned an error: ${remoteMessage}`, options);
     this.remoteMessage = remoteMessage;
   }
 }

@@ -1,0 +1,198 @@
+import type { AppendEntriesRequest, AppendEntriesResponse } from '../commands.ts';
+import type { AppendFuture, CallOptions } from '../transport.ts';
+import { AsyncQueue } from './async-queue.ts';
+import { PendingCall } from './pending-call.ts';
+
+/** One pipelined AppendEntries; settled once, by the response, an error, or the pipeline closing. */
+export class AppendFutureImpl implements AppendFuture {
+  readonly start: number;
+  readonly request: AppendEntriesRequest;
+  readonly deadline: number;
+  response: AppendEntriesResponse | undefined = undefined;
+  error: Error | undefined = undefined;
+  settled = false;
+  private waiters: Array<PendingCall<AppendEntriesResponse>> | undefined;
+
+  constructor(request: AppendEntriesRequest, timeoutMs: number) {
+    this.request = request;
+    this.start = Date.now();
+    this.deadline = timeoutMs > 0 ? this.start + timeoutMs : Number.POSITIVE_INFINITY;
+  }
+
+  wait(): Promise<AppendEntriesResponse> {
+    if (this.settled) {
+      return this.error === undefined
+        ? Promise.resolve(this.response as AppendEntriesResponse)
+        : Promise.reject(this.error);
+    }
+    const call = new PendingCall<AppendEntriesResponse>();
+    (this.waiters ??= []).push(call);
+    return call.promise;
+  }
+
+  settle(response: AppendEntriesResponse | undefined, error: Error | undefined): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.response = error === undefined ? response : undefined;
+    this.error = error;
+    const waiters = this.waiters;
+    if (waiters !== undefined) {
+      this.waiters = undefined;
+      for (const w of waiters) {
+        if (error === undefined) w.resolve(response as AppendEntriesResponse);
+        else w.reject(error);
+      }
+    }
+    return true;
+  }
+}
+
+export interface AppendWindowOptions {
+  /** Futures that may be sent but not yet answered-and-consumed. */
+  maxInFlight: number;
+  /** Per-future deadline, from the moment it is sent; 0 disables. */
+  timeoutMs: number;
+  /** Told when the oldest unanswered future passes its deadline. */
+  onExpire: (future: AppendFutureImpl) => void;
+}
+
+/**
+ * The part of an append pipeline that both transports share: the bounded
+ * window of outstanding futures, their in-order delivery to the consumer,
+ * deadlines, and settling everything on close.
+ *
+ * Deadlines cost nothing per request: futures are sent in order with the
+ * same timeout, so their deadlines are ordered too, and one timer watching the
+ * oldest is enough. It is re-armed only when it fires.
+ */
+export class AppendWindow {
+  readonly done: AsyncQueue<AppendFuture>;
+  private readonly opts: AppendWindowOptions;
+  private inflight: AppendFutureImpl[] = [];
+  private inflightHead = 0;
+  private outstanding = 0;
+  private slotWaiters: Array<PendingCall<void>> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closedError: Error | undefined;
+
+  constructor(opts: AppendWindowOptions) {
+    this.opts = opts;
+    this.done = new AsyncQueue<AppendFuture>(undefined, () => this.release());
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  /** Futures sent and not yet answered. */
+  get inFlight(): number {
+    return this.inflight.length - this.inflightHead;
+  }
+
+  /**
+   * Reserves a slot. Returns undefined when one was free, else a promise that
+   * resolves when the consumer frees one (bounded by `opts`).
+   */
+  acquire(opts: CallOptions | undefined, defaultTimeoutMs: number): Promise<void> | undefined {
+    if (this.closedError !== undefined) return Promise.reject(this.closedError);
+    if (this.outstanding < this.opts.maxInFlight && this.slotWaiters.length === 0) {
+      this.outstanding++;
+      return undefined;
+    }
+    const call = new PendingCall<void>('timed out waiting for a free pipeline slot');
+    call.onCancel = () => {
+      const i = this.slotWaiters.indexOf(call);
+      if (i >= 0) this.slotWaiters.splice(i, 1);
+    };
+    this.slotWaiters.push(call);
+    call.arm(opts?.timeout ?? defaultTimeoutMs, opts?.signal);
+    return call.promise;
+  }
+
+  /** Gives back a slot reserved with `acquire` whose request was never sent. */
+  unreserve(): void {
+    this.release();
+  }
+
+  /** Records a sent future; it is delivered once it and all before it settle. */
+  add(future: AppendFutureImpl): void {
+    this.inflight.push(future);
+    if (this.timer === undefined && future.deadline !== Number.POSITIVE_INFINITY) {
+      this.timer = setTimeout(onWindowTimer, Math.max(1, future.deadline - Date.now()), this);
+    }
+  }
+
+  /** The oldest unanswered future, which a strictly ordered connection answers next. */
+  head(): AppendFutureImpl | undefined {
+    return this.inflight[this.inflightHead];
+  }
+
+  /** Settles `future` and delivers every settled future at the head, in order. */
+  settle(future: AppendFutureImpl, response: AppendEntriesResponse | undefined, error: Error | undefined): void {
+    future.settle(response, error);
+    this.flush();
+  }
+
+  /**
+   * Stops the window: every unanswered future fails with `error` and is still
+   * delivered (in order) so the consumer sees it; waiting senders fail too.
+   */
+  close(error: Error): void {
+    if (this.closedError !== undefined) return;
+    this.closedError = error;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    for (let i = this.inflightHead; i < this.inflight.length; i++) this.inflight[i]?.settle(undefined, error);
+    this.flush();
+    this.done.close();
+    for (const w of this.slotWaiters.splice(0)) w.reject(error);
+  }
+
+  /** Timer callback: expire overdue heads, then watch the next one. */
+  checkDeadlines(): void {
+    this.timer = undefined;
+    if (this.closedError !== undefined) return;
+    const now = Date.now();
+    for (let f = this.head(); f !== undefined && f.deadline <= now; f = this.head()) {
+      this.opts.onExpire(f);
+      if (this.closedError !== undefined) return;
+      if (!f.settled) break; // the owner chose not to settle it; avoid spinning
+    }
+    const next = this.head();
+    if (next !== undefined && next.deadline !== Number.POSITIVE_INFINITY) {
+      this.timer = setTimeout(onWindowTimer, Math.max(1, next.deadline - now), this);
+    }
+  }
+
+  private flush(): void {
+    while (this.inflightHead < this.inflight.length) {
+      const f = this.inflight[this.inflightHead] as AppendFutureImpl;
+      if (!f.settled) break;
+      (this.inflight as Array<AppendFutureImpl | undefined>)[this.inflightHead] = undefined;
+      this.inflightHead++;
+      if (!this.done.push(f)) this.outstanding--; // consumer queue closed: nobody will take it
+    }
+    if (this.inflightHead === this.inflight.length) {
+      this.inflight.length = 0;
+      this.inflightHead = 0;
+    } else if (this.inflightHead >= 1024 && this.inflightHead * 2 >= this.inflight.length) {
+      this.inflight = this.inflight.slice(this.inflightHead);
+      this.inflightHead = 0;
+    }
+  }
+
+  private release(): void {
+    const waiter = this.slotWaiters.shift();
+    if (waiter !== undefined) {
+      waiter.resolve(); // the slot passes straight to the next sender
+    } else {
+      this.outstanding--;
+    }
+  }
+}
+
+function onWindowTimer(w: AppendWindow): void {
+  w.checkDeadlines();
+}

@@ -1,0 +1,97 @@
+import { RpcAbortedError, RpcTimeoutError } from '../errors.ts';
+
+/**
+ * A promise that is bounded by a timeout and an AbortSignal and whose cleanup
+ * (timer, abort listener) always runs exactly once, whichever way it settles.
+ *
+ * Allocation-conscious: the timer callback and abort listener are the object
+ * itself (`handleEvent`), so a call costs one object, one promise and one timer.
+ */
+export class PendingCall<T> {
+  readonly promise: Promise<T>;
+  settled = false;
+  /** Names the stage for the timeout message; owners update it as the call progresses. */
+  stage: string;
+  private resolveFn!: (value: T) => void;
+  private rejectFn!: (err: Error) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private signal: AbortSignal | undefined;
+  private timeoutMs = 0;
+  /** Called once when the timeout or abort fires, before the rejection, so owners can unlink the call. */
+  onCancel: ((err: Error) => void) | undefined;
+
+  constructor(stage = 'call timed out') {
+    this.stage = stage;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolveFn = resolve;
+      this.rejectFn = reject;
+    });
+  }
+
+  /**
+   * Starts the clock and watches the signal. A timeout of 0 or less (or
+   * Infinity) means no timeout. An already-aborted signal rejects at once.
+   */
+  arm(timeoutMs: number | undefined, signal?: AbortSignal): this {
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.cancel(new RpcAbortedError(signal.reason));
+        return this;
+      }
+      this.signal = signal;
+      signal.addEventListener('abort', this, { once: true });
+    }
+    if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+      this.timeoutMs = timeoutMs;
+      this.timer = setTimeout(onTimer, timeoutMs, this);
+    }
+    return this;
+  }
+
+  resolve(value: T): boolean {
+    if (this.settled) return false;
+    this.finish();
+    this.resolveFn(value);
+    return true;
+  }
+
+  reject(err: Error): boolean {
+    if (this.settled) return false;
+    this.finish();
+    this.rejectFn(err);
+    return true;
+  }
+
+  /** EventListener protocol: the abort signal fired. */
+  handleEvent(): void {
+    this.cancel(new RpcAbortedError(this.signal?.reason));
+  }
+
+  /** Timer fired. */
+  expire(): void {
+    this.timer = undefined;
+    this.cancel(new RpcTimeoutError(this.stage, this.timeoutMs));
+  }
+
+  private cancel(err: Error): void {
+    if (this.settled) return;
+    this.onCancel?.(err);
+    this.reject(err);
+  }
+
+  private finish(): void {
+    this.settled = true;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.signal !== undefined) {
+      this.signal.removeEventListener('abort', this);
+      this.signal = undefined;
+    }
+  }
+}
+
+function onTimer(call: { expire(): void }): void {
+  call.expire();
+}

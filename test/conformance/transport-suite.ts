@@ -1,0 +1,425 @@
+/**
+ * The behaviour every Transport must show, whatever carries the bytes.
+ * Each implementation's test file calls `runTransportConformance` with a
+ * factory; the same assertions then run over memory and over real TCP.
+ */
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RpcType } from '../../src/commands.ts';
+import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import type { AppendFuture, RPC, Transport } from '../../src/transport.ts';
+import {
+  activeTimers,
+  allBytes,
+  appendReq,
+  crcOf,
+  echoResponder,
+  enc,
+  entry,
+  heartbeatReq,
+  preVoteReq,
+  pseudoRandom,
+  serve,
+  snapshotReq,
+  timeoutNowReq,
+  voteReq,
+} from '../helpers/fixtures.ts';
+
+export interface Cluster {
+  transports: Transport[];
+  /** Closes every transport still open. */
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** Default call timeout for the transports, ms. */
+  timeout?: number;
+  /** Pipeline window. */
+  maxInFlight?: number;
+}
+
+export interface TransportFactory {
+  name: string;
+  /** n transports, each able to reach every other by its localAddr(). */
+  makeCluster(n: number, opts?: ClusterOptions): Promise<Cluster>;
+  /** An address that nothing answers at. */
+  unreachableAddr(): Promise<string> | string;
+  /** True when responses are the very objects the consumer passed (no serialisation). */
+  sameObjects: boolean;
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function expectCode(err: unknown, code: string): void {
+  expect(isTransportError(err), `expected a TransportError, got ${String(err)}`).toBe(true);
+  expect((err as { code: string }).code).toBe(code);
+}
+
+/** Resolves with the next RPC the transport's consumer yields. */
+async function nextRpc(t: Transport): Promise<RPC> {
+  const it = t.consumer()[Symbol.asyncIterator]();
+  const r = await it.next();
+  if (r.done) throw new Error('consumer ended');
+  return r.value;
+}
+
+export function runTransportConformance(factory: TransportFactory): void {
+  describe(`Transport conformance: ${factory.name}`, () => {
+    let cluster: Cluster | undefined;
+    const make = async (n: number, opts?: ClusterOptions) => {
+      cluster = await factory.makeCluster(n, opts);
+      return cluster.transports;
+    };
+    afterEach(async () => {
+      await cluster?.close();
+      cluster = undefined;
+    });
+
+    it('round-trips every RPC type with the bytes intact', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b);
+      const target = b.localAddr();
+
+      const ae = appendReq();
+      const aeResp = await a.appendEntries('b', target, ae);
+      expect(aeResp).toMatchObject({ term: 10, lastLog: 102, success: true, noRetryBackoff: false });
+      expect(aeResp.rpcHeader.id).toEqual(enc('follower'));
+
+      const vote = await a.requestVote('b', target, voteReq({ leadershipTransfer: true, candidate: allBytes() }));
+      expect(vote).toMatchObject({ term: 11, granted: true });
+      expect(vote.peers).toEqual(allBytes());
+
+      const pre = await a.requestPreVote('b', target, preVoteReq());
+      expect(pre).toMatchObject({ term: 13, granted: true });
+
+      const tn = await a.timeoutNow('b', target, timeoutNowReq());
+      expect(tn.rpcHeader.id).toEqual(enc('leader-1'));
+
+      const size = 300_000;
+      const snap = await a.installSnapshot('b', target, snapshotReq(size), pseudoRandom(size, 7_001));
+      expect(snap.term).toBe(await crcOf(pseudoRandom(size, 7_001)));
+      expect(snap.success).toBe(true);
+    });
+
+    it('delivers the command and response exactly as given', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const sent = appendReq({ entries: [entry(1, allBytes()), entry(2, new Uint8Array(0)), entry(3, null)] });
+      const reply = {
+        rpcHeader: { protocolVersion: 3, id: allBytes(), addr: null },
+        term: 2 ** 53 - 1,
+        lastLog: 2 ** 53 - 2,
+        success: true,
+        noRetryBackoff: true,
+      };
+      const pending = a.appendEntries('b', b.localAddr(), sent);
+      const rpc = await nextRpc(b);
+      expect(rpc.type).toBe(RpcType.AppendEntries);
+      if (rpc.type !== RpcType.AppendEntries) throw new Error('unreachable');
+      expect(rpc.command).toEqual(sent);
+      const entries = rpc.command.entries ?? [];
+      expect(entries[1]?.data).toEqual(new Uint8Array(0));
+      expect(entries[2]?.data).toBeNull();
+      rpc.respond(reply);
+      const got = await pending;
+      expect(got).toEqual(reply);
+      if (factory.sameObjects) {
+        expect(rpc.command).toBe(sent);
+        expect(got).toBe(reply);
+      }
+    });
+
+    it('turns a consumer error into ERR_REMOTE with the message intact', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b, (rpc) => rpc.respond(null, new Error('log not found: 42')));
+      const err = await rejection(a.appendEntries('b', b.localAddr(), appendReq()));
+      expectCode(err, ErrorCode.Remote);
+      expect((err as { remoteMessage: string }).remoteMessage).toBe('log not found: 42');
+      // The peer is still usable afterwards.
+      const err2 = await rejection(a.requestVote('b', b.localAddr(), voteReq()));
+      expectCode(err2, ErrorCode.Remote);
+    });
+
+    it('refuses a second response with ERR_ALREADY_RESPONDED, keeping the first', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const pending = a.timeoutNow('b', b.localAddr(), timeoutNowReq());
+      const rpc = await nextRpc(b);
+      if (rpc.type !== RpcType.TimeoutNow) throw new Error('wrong type');
+      rpc.respond({ rpcHeader: { protocolVersion: 1 } });
+      let second: unknown;
+      try {
+        rpc.respond({ rpcHeader: { protocolVersion: 2 } });
+      } catch (err) {
+        second = err;
+      }
+      expectCode(second, ErrorCode.AlreadyResponded);
+      expect((await pending).rpcHeader.protocolVersion).toBe(1);
+    });
+
+    it('routes heartbeats to the heartbeat handler and everything else to the consumer', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const viaHandler: number[] = [];
+      b.setHeartbeatHandler((rpc) => {
+        viaHandler.push(rpc.command.term);
+        rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, lastLog: 0, success: true, noRetryBackoff: true });
+      });
+      const viaConsumer: number[] = [];
+      void serve(b, (rpc) => {
+        if (rpc.type === RpcType.AppendEntries) viaConsumer.push(rpc.command.term);
+        rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 0, lastLog: 0, success: true, noRetryBackoff: false } as never);
+      });
+      const hb = await a.appendEntries('b', b.localAddr(), heartbeatReq(21));
+      expect(hb.noRetryBackoff).toBe(true);
+      await a.appendEntries('b', b.localAddr(), appendReq({ term: 22 }));
+      // A term of zero is not a heartbeat.
+      await a.appendEntries('b', b.localAddr(), heartbeatReq(0));
+      b.setHeartbeatHandler(null);
+      const hb2 = await a.appendEntries('b', b.localAddr(), heartbeatReq(23));
+      expect(hb2.noRetryBackoff).toBe(false);
+      expect(viaHandler).toEqual([21]);
+      expect(viaConsumer).toEqual([22, 0, 23]);
+    });
+
+    it('streams a snapshot without the caller or consumer holding it whole', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const size = 4 * 1024 * 1024 + 17;
+      void serve(b, async (rpc) => {
+        if (rpc.type !== RpcType.InstallSnapshot) throw new Error('unexpected');
+        const h = createHash('sha256');
+        let n = 0;
+        for await (const chunk of rpc.reader) {
+          h.update(chunk as Uint8Array);
+          n += (chunk as Uint8Array).length;
+        }
+        rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: n, success: h.digest('hex') === expected });
+      });
+      const h = createHash('sha256');
+      for await (const c of pseudoRandom(size, 65_536, 3)) h.update(c);
+      const expected = h.digest('hex');
+      const resp = await a.installSnapshot('b', b.localAddr(), snapshotReq(size), pseudoRandom(size, 65_536, 3));
+      expect(resp).toMatchObject({ term: size, success: true });
+    });
+
+    it('rejects snapshot data that disagrees with the declared size', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b, async (rpc) => {
+        if (rpc.type === RpcType.InstallSnapshot) {
+          for await (const _ of rpc.reader) {
+            // drain
+          }
+        }
+        rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true } as never);
+      });
+      const short = await rejection(
+        a.installSnapshot('b', b.localAddr(), snapshotReq(1000), [new Uint8Array(10)], { timeout: 5_000 }),
+      );
+      expect(isTransportError(short)).toBe(true);
+    });
+
+    it('keeps a pipeline in order and answers each request', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b);
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      const n = 500;
+      const seen: AppendFuture[] = [];
+      const consumed = (async () => {
+        for await (const f of p.consumer()) {
+          seen.push(f);
+          if (seen.length === n) break;
+        }
+      })();
+      for (let i = 0; i < n; i++) {
+        const f = await p.appendEntries(appendReq({ prevLogEntry: i * 10, entries: [entry(i * 10 + 1)] }));
+        expect(f.request.prevLogEntry).toBe(i * 10);
+      }
+      await consumed;
+      expect(seen.map((f) => f.request.prevLogEntry)).toEqual(Array.from({ length: n }, (_, i) => i * 10));
+      for (const f of seen) {
+        expect(f.error).toBeUndefined();
+        expect(f.response?.lastLog).toBe(f.request.prevLogEntry + 1);
+        expect(await f.wait()).toBe(f.response);
+        expect(typeof f.start).toBe('number');
+      }
+      await p.close();
+    });
+
+    it('applies back-pressure at the in-flight limit', async () => {
+      const limit = 4;
+      const [a, b] = (await make(2, { maxInFlight: limit })) as [Transport, Transport];
+      const held: RPC[] = [];
+      let answering = false;
+      let release: (() => void) | undefined;
+      const first = new Promise<void>((r) => (release = r));
+      void serve(b, (rpc) => {
+        if (answering) return echoResponder(rpc);
+        held.push(rpc);
+        release?.();
+      });
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      const futures: AppendFuture[] = [];
+      for (let i = 0; i < limit; i++) futures.push(await p.appendEntries(appendReq({ prevLogEntry: i })));
+      await first;
+      // The window is full: the next send waits, and gives up at its own deadline.
+      const blocked = await rejection(p.appendEntries(appendReq({ prevLogEntry: 99 }), { timeout: 30 }));
+      expectCode(blocked, ErrorCode.RpcTimeout);
+      const ac = new AbortController();
+      const aborted = p.appendEntries(appendReq({ prevLogEntry: 98 }), { signal: ac.signal });
+      ac.abort(new Error('stop'));
+      expectCode(await rejection(aborted), ErrorCode.Aborted);
+
+      // Answer everything the server sees; consuming futures frees slots.
+      answering = true;
+      for (const rpc of held.splice(0)) await echoResponder(rpc);
+      const consumed: number[] = [];
+      const it = p.consumer()[Symbol.asyncIterator]();
+      for (let i = 0; i < limit; i++) consumed.push(((await it.next()).value as AppendFuture).request.prevLogEntry);
+      expect(consumed).toEqual([0, 1, 2, 3]);
+      const next = await p.appendEntries(appendReq({ prevLogEntry: 5 }));
+      expect((await it.next()).value).toBe(next);
+      expect(next.response?.lastLog).toBe(5 + 2);
+      await p.close();
+    });
+
+    it('settles every pending future with an error when the peer goes away mid-pipeline', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const got: RPC[] = [];
+      let gotOne: (() => void) | undefined;
+      const seenOne = new Promise<void>((r) => (gotOne = r));
+      void serve(b, (rpc) => {
+        got.push(rpc); // never answered
+        gotOne?.();
+      });
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      const futures: AppendFuture[] = [];
+      for (let i = 0; i < 8; i++) futures.push(await p.appendEntries(appendReq({ prevLogEntry: i })));
+      await seenOne;
+      await b.close();
+      const delivered: AppendFuture[] = [];
+      for await (const f of p.consumer()) delivered.push(f);
+      expect(delivered.map((f) => f.request.prevLogEntry)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      for (const f of futures) {
+        expect(f.error).toBeDefined();
+        expect(isTransportError(f.error)).toBe(true);
+        await expect(f.wait()).rejects.toBe(f.error);
+      }
+      await expect(p.appendEntries(appendReq())).rejects.toSatisfy((e) => isTransportError(e));
+      await p.close();
+    });
+
+    it('times out a call whose consumer never answers', async () => {
+      const [a, b] = (await make(2, { timeout: 5_000 })) as [Transport, Transport];
+      void serve(b, () => {
+        // never answers
+      });
+      const err = await rejection(a.requestVote('b', b.localAddr(), voteReq(), { timeout: 40 }));
+      expectCode(err, ErrorCode.RpcTimeout);
+    });
+
+    it('aborts calls through an AbortSignal, before and during the call', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b, () => {
+        // never answers
+      });
+      const pre = AbortSignal.abort(new Error('gone'));
+      expectCode(await rejection(a.requestVote('b', b.localAddr(), voteReq(), { signal: pre })), ErrorCode.Aborted);
+      const ac = new AbortController();
+      const during = a.appendEntries('b', b.localAddr(), appendReq(), { signal: ac.signal, timeout: 60_000 });
+      ac.abort();
+      const err = await rejection(during);
+      expectCode(err, ErrorCode.Aborted);
+    });
+
+    it('fails fast for an address nobody serves', async () => {
+      const [a] = (await make(1)) as [Transport];
+      const err = await rejection(a.requestVote('x', await factory.unreachableAddr(), voteReq(), { timeout: 5_000 }));
+      expectCode(err, ErrorCode.PeerUnreachable);
+    });
+
+    it('closes with work pending: every promise settles and no timers remain', async () => {
+      const timersBefore = activeTimers();
+      const [a, b] = (await make(2, { timeout: 60_000 })) as [Transport, Transport];
+      const got: RPC[] = [];
+      let n = 0;
+      let three: (() => void) | undefined;
+      const threeSeen = new Promise<void>((r) => (three = r));
+      const loop = serve(b, (rpc) => {
+        got.push(rpc);
+        if (++n === 1) three?.();
+      });
+      const calls = [
+        a.appendEntries('b', b.localAddr(), appendReq()),
+        a.requestVote('b', b.localAddr(), voteReq()),
+        a.timeoutNow('b', b.localAddr(), timeoutNowReq()),
+      ];
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      const f = await p.appendEntries(appendReq());
+      await threeSeen;
+      await a.close();
+      const results = await Promise.allSettled(calls);
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect(isTransportError((r as PromiseRejectedResult).reason)).toBe(true);
+      }
+      await expect(f.wait()).rejects.toSatisfy((e) => isTransportError(e));
+      // Answering after the caller went away is harmless.
+      for (const rpc of got) rpc.respond(null, 'late');
+      expectCode(await rejection(a.requestVote('b', b.localAddr(), voteReq())), ErrorCode.TransportShutdown);
+      await b.close();
+      await loop; // the consumer iteration ends on close
+      expect(activeTimers()).toBeLessThanOrEqual(timersBefore);
+    });
+
+    it('supports an all-to-all three-node cluster', async () => {
+      const ts = await make(3);
+      for (const t of ts) void serve(t);
+      const results = await Promise.all(
+        ts.flatMap((from, i) =>
+          ts
+            .filter((to) => to !== from)
+            .map((to) => from.appendEntries(`n${i}`, to.localAddr(), appendReq({ term: i + 1, entries: [] }))),
+        ),
+      );
+      expect(results).toHaveLength(6);
+      expect(results.map((r) => r.term).sort()).toEqual([1, 1, 2, 2, 3, 3]);
+    });
+
+    it('handles a concurrent vote fan-out like electSelf', async () => {
+      const ts = await make(5);
+      const [candidate, ...voters] = ts as [Transport, ...Transport[]];
+      voters.forEach((v, i) =>
+        void serve(v, (rpc) => {
+          if (rpc.type !== RpcType.RequestVote) throw new Error('unexpected');
+          rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, granted: i % 2 === 0 });
+        }),
+      );
+      const votes = await Promise.allSettled(
+        voters.map((v, i) => candidate.requestVote(`v${i}`, v.localAddr(), voteReq({ term: 77 }))),
+      );
+      const granted = votes.filter((v) => v.status === 'fulfilled' && v.value.granted).length;
+      expect(votes.every((v) => v.status === 'fulfilled' && v.value.term === 77)).toBe(true);
+      expect(granted).toBe(2);
+    });
+
+    it('serves many concurrent callers from one consumer', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b);
+      const calls = Array.from({ length: 200 }, (_, i) =>
+        a.appendEntries('b', b.localAddr(), appendReq({ prevLogEntry: i, entries: [entry(i + 1)] })),
+      );
+      const out = await Promise.all(calls);
+      expect(out.map((r) => r.lastLog)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    });
+
+    it('encodes and decodes peers', async () => {
+      const [a] = (await make(1)) as [Transport];
+      const buf = a.encodePeer('id-1', '127.0.0.1:8300');
+      expect(a.decodePeer(buf)).toBe('127.0.0.1:8300');
+    });
+  });
+}

@@ -1,0 +1,18 @@
+import { InmemTransport } from '../../src/inmem/inmem-transport.ts';
+import { runTransportConformance } from '../conformance/transport-suite.ts';
+
+runTransportConformance({
+  name: 'InmemTransport',
+  sameObjects: true,
+  unreachableAddr: () => 'nobody-home',
+  async makeCluster(n, opts = {}) {
+    const ts = Array.from({ length: n }, () => new InmemTransport(undefined, { timeout: opts.timeout ?? 5_000, maxInFlight: opts.maxInFlight }));
+    for (const a of ts) for (const b of ts) if (a !== b) a.connect(b.localAddr(), b);
+    return {
+      transports: ts,
+      close: async () => {
+        await Promise.all(ts.map((t) => t.close()));
+      },
+    };
+  },
+});

@@ -1,0 +1,143 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RpcType } from '../../src/commands.ts';
+import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import { InmemTransport } from '../../src/inmem/inmem-transport.ts';
+import type { AppendFuture, RPC } from '../../src/transport.ts';
+import { appendReq, echoResponder, serve, voteReq } from '../helpers/fixtures.ts';
+
+const open: InmemTransport[] = [];
+function make(addr?: string, opts?: ConstructorParameters<typeof InmemTransport>[1]): InmemTransport {
+  const t = new InmemTransport(addr, opts);
+  open.push(t);
+  return t;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (!isTransportError(err)) throw err;
+    return { code: err.code, message: err.message };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('InmemTransport', () => {
+  it('generates an address when none is given and keeps a given one', () => {
+    expect(make().localAddr()).toMatch(/^[0-9a-f-]{36}$/);
+    expect(make('').localAddr()).not.toBe('');
+    expect(make('node-a').localAddr()).toBe('node-a');
+    expect(new InmemTransport().timeout).toBe(500);
+  });
+
+  it('routes one way only: connect(a→b) does not let b reach a', async () => {
+    const a = make('a');
+    const b = make('b');
+    a.connect('b', b);
+    void serve(a);
+    void serve(b);
+    await expect(a.requestVote('b', 'b', voteReq())).resolves.toMatchObject({ term: 11 });
+    expect(await codeOf(b.requestVote('a', 'a', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+    a.disconnect('b');
+    expect(await codeOf(a.requestVote('b', 'b', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+  });
+
+  it('refuses to connect to a transport of another kind', () => {
+    const a = make('a');
+    expect(() => a.connect('x', {} as never)).toThrow(TypeError);
+  });
+
+  it('disconnect closes pipelines to that peer, failing every pending future', async () => {
+    const a = make('a');
+    const b = make('b');
+    const c = make('c');
+    a.connect('b', b);
+    a.connect('c', c);
+    void serve(b, () => {
+      // holds every RPC
+    });
+    void serve(c);
+    const toB = await a.appendEntriesPipeline('b', 'b');
+    const toC = await a.appendEntriesPipeline('c', 'c');
+    const pending: AppendFuture[] = [];
+    for (let i = 0; i < 5; i++) pending.push(await toB.appendEntries(appendReq({ prevLogEntry: i })));
+    a.disconnect('b');
+    const delivered: AppendFuture[] = [];
+    for await (const f of toB.consumer()) delivered.push(f);
+    expect(delivered).toEqual(pending);
+    for (const f of pending) expect((f.error as { code?: string }).code).toBe(ErrorCode.PipelineShutdown);
+    expect(await codeOf(toB.appendEntries(appendReq()))).toMatchObject({ code: ErrorCode.PipelineShutdown });
+    // The pipeline to c is untouched.
+    const f = await toC.appendEntries(appendReq({ prevLogEntry: 1 }));
+    expect(await f.wait()).toMatchObject({ lastLog: 3 });
+    a.disconnectAll();
+    expect(await codeOf(toC.appendEntries(appendReq()))).toMatchObject({ code: ErrorCode.PipelineShutdown });
+  });
+
+  it('says "send timed out" while the RPC waits for room, "command timed out" once taken', async () => {
+    const a = make('a');
+    const b = make('b', { queueCapacity: 1 });
+    a.connect('b', b);
+    const first = codeOf(a.requestVote('b', 'b', voteReq(), { timeout: 30 }));
+    const second = codeOf(a.requestVote('b', 'b', voteReq(), { timeout: 30 }));
+    expect(await first).toMatchObject({ code: ErrorCode.RpcTimeout, message: expect.stringContaining('command timed out') });
+    expect(await second).toMatchObject({ code: ErrorCode.RpcTimeout, message: expect.stringContaining('send timed out') });
+  });
+
+  it('never hands the consumer an RPC whose caller already gave up', async () => {
+    const a = make('a');
+    const b = make('b');
+    a.connect('b', b);
+    const ac = new AbortController();
+    const gaveUp = codeOf(a.requestVote('b', 'b', voteReq({ term: 1 }), { signal: ac.signal }));
+    ac.abort();
+    expect(await gaveUp).toMatchObject({ code: ErrorCode.Aborted });
+    const live = a.requestVote('b', 'b', voteReq({ term: 2 }));
+    const seen: RPC[] = [];
+    for await (const rpc of b.consumer()) {
+      seen.push(rpc);
+      await echoResponder(rpc);
+      break;
+    }
+    expect(seen.map((r) => (r.type === RpcType.RequestVote ? r.command.term : -1))).toEqual([2]);
+    await expect(live).resolves.toMatchObject({ term: 2 });
+  });
+
+  it('lets a late answer after a timeout pass silently', async () => {
+    const a = make('a');
+    const b = make('b');
+    a.connect('b', b);
+    const call = codeOf(a.requestVote('b', 'b', voteReq(), { timeout: 20 }));
+    const it = b.consumer()[Symbol.asyncIterator]();
+    const rpc = (await it.next()).value as RPC;
+    expect(await call).toMatchObject({ code: ErrorCode.RpcTimeout });
+    expect(() => echoResponder(rpc)).not.toThrow();
+  });
+
+  it('fails calls to a peer that shut down with ERR_PEER_UNREACHABLE', async () => {
+    const a = make('a');
+    const b = make('b');
+    a.connect('b', b);
+    await b.close();
+    expect(await codeOf(a.requestVote('b', 'b', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+    expect(await codeOf(a.appendEntriesPipeline('b', 'nope'))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+  });
+
+  it('passes heartbeats from a pipeline to the heartbeat handler too', async () => {
+    const a = make('a');
+    const b = make('b');
+    a.connect('b', b);
+    let handled = 0;
+    b.setHeartbeatHandler((rpc) => {
+      handled++;
+      rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, lastLog: 0, success: true, noRetryBackoff: true });
+    });
+    const p = await a.appendEntriesPipeline('b', 'b');
+    const f = await p.appendEntries({ ...appendReq(), prevLogEntry: 0, prevLogTerm: 0, entries: [], leaderCommitIndex: 0 });
+    expect(await f.wait()).toMatchObject({ noRetryBackoff: true });
+    expect(handled).toBe(1);
+  });
+});
