@@ -352,21 +352,26 @@ export function runTransportConformance(factory: TransportFactory): void {
         got.push(rpc);
         if (++n === 1) three?.();
       });
-      const calls = [
+      // allSettled attaches handlers now, so rejections during close() are observed.
+      const calls = Promise.allSettled([
         a.appendEntries('b', b.localAddr(), appendReq()),
         a.requestVote('b', b.localAddr(), voteReq()),
         a.timeoutNow('b', b.localAddr(), timeoutNowReq()),
-      ];
+      ]);
       const p = await a.appendEntriesPipeline('b', b.localAddr());
       const f = await p.appendEntries(appendReq());
+      const fDone = f.wait().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await threeSeen;
       await a.close();
-      const results = await Promise.allSettled(calls);
+      const results = await calls;
       for (const r of results) {
         expect(r.status).toBe('rejected');
         expect(isTransportError((r as PromiseRejectedResult).reason)).toBe(true);
       }
-      await expect(f.wait()).rejects.toSatisfy((e) => isTransportError(e));
+      expect(isTransportError(await fDone)).toBe(true);
       // Answering after the caller went away is harmless.
       for (const rpc of got) rpc.respond(null, 'late');
       expectCode(await rejection(a.requestVote('b', b.localAddr(), voteReq())), ErrorCode.TransportShutdown);

@@ -1,0 +1,169 @@
+import type { Duplex } from 'node:stream';
+import type { AnyRequest, AnyResponse, InstallSnapshotRequest, RpcType, ServerAddress } from '../commands.ts';
+import { RpcType as Rpc } from '../commands.ts';
+import { ConnectionClosedError, ProtocolError, TransportError } from '../errors.ts';
+import { exactly } from '../internal/byte-source.ts';
+import type { ByteSource } from '../transport.ts';
+import { decodeErrorString, decodeResponse } from './decoder.ts';
+import { MessageWriter } from './encoder.ts';
+import { FrameReader } from './frame-reader.ts';
+import type { DecodeLimits, WireFormat } from './wire-format.ts';
+
+/**
+ * Whoever waits for a response on a connection. An interface (not a
+ * callback) so the pipeline can register itself once per request without
+ * allocating a closure each time.
+ */
+export interface ResponseWaiter {
+  readonly responseType: RpcType;
+  /** The response arrived; `remoteError` is '' when the peer reported none. */
+  onResponse(response: AnyResponse, remoteError: string): void;
+  /** The connection failed before this response arrived. */
+  onConnectionError(err: Error): void;
+}
+
+/**
+ * The client half of a connection: encodes requests, coalesces the ones
+ * issued in the same tick into a single socket write, and matches responses
+ * to waiters in order (hashicorp's protocol has no request ids: order is the
+ * only correlation).
+ */
+export class ClientConn {
+  readonly target: ServerAddress;
+  /** Set once the connection is unusable; never cleared. */
+  broken: Error | undefined;
+  /** Told once when the connection breaks or closes. */
+  onClose: ((conn: ClientConn) => void) | undefined;
+  private readonly socket: Duplex;
+  private readonly reader: FrameReader;
+  private readonly writer: MessageWriter;
+  private readonly limits: DecodeLimits;
+  private waiters: ResponseWaiter[] = [];
+  private waitersHead = 0;
+  private remoteError: string | undefined;
+  private flushScheduled = false;
+  private readonly closedPromise: Promise<void>;
+
+  constructor(socket: Duplex, target: ServerAddress, format: WireFormat, limits: DecodeLimits) {
+    this.socket = socket;
+    this.target = target;
+    this.limits = limits;
+    this.reader = new FrameReader(limits);
+    this.writer = new MessageWriter(format);
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new ConnectionClosedError(`connection to ${target} failed: ${err.message}`, { cause: err })));
+    socket.on('end', () => this.fail(new ConnectionClosedError(`connection to ${target} closed by the peer`)));
+    socket.on('close', () => this.fail(new ConnectionClosedError(`connection to ${target} closed`)));
+  }
+
+  /** Responses still expected. */
+  get outstanding(): number {
+    return this.waiters.length - this.waitersHead;
+  }
+
+  /**
+   * Queues a request; it is written together with any others sent in the same
+   * tick. Throws (leaving the connection usable) if the request can't be encoded.
+   */
+  send(type: RpcType, req: AnyRequest, waiter: ResponseWaiter): void {
+    if (this.broken !== undefined) throw this.broken;
+    this.writer.writeRequest(type, req);
+    this.waiters.push(waiter);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushClientConn, this);
+    }
+  }
+
+  /**
+   * Sends an InstallSnapshot request followed by exactly `req.size` bytes of
+   * `data`, respecting the socket's back-pressure so the snapshot is never
+   * held in memory whole. Resolves once everything is handed to the socket.
+   */
+  async sendSnapshot(req: InstallSnapshotRequest, data: ByteSource, waiter: ResponseWaiter): Promise<void> {
+    this.send(Rpc.InstallSnapshot, req, waiter);
+    this.flush();
+    for await (const chunk of exactly(data, req.size)) {
+      if (this.broken !== undefined) throw this.broken;
+      if (!this.socket.write(chunk)) await this.drained();
+    }
+    if (this.broken !== undefined) throw this.broken;
+  }
+
+  /** Writes every request queued since the last flush in one write. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.broken === undefined && this.writer.pending > 0) this.socket.write(this.writer.take());
+  }
+
+  /** Breaks the connection: every waiter fails with `err`. Idempotent. */
+  fail(err: Error): void {
+    if (this.broken !== undefined) return;
+    this.broken = err;
+    this.socket.destroy();
+    const waiters = this.waiters;
+    const head = this.waitersHead;
+    this.waiters = [];
+    this.waitersHead = 0;
+    for (let i = head; i < waiters.length; i++) waiters[i]?.onConnectionError(err);
+    this.onClose?.(this);
+  }
+
+  /** Closes the connection and waits until the socket is gone. */
+  close(): Promise<void> {
+    this.fail(new ConnectionClosedError(`connection to ${this.target} closed locally`));
+    return this.closedPromise;
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.broken !== undefined) return;
+    this.reader.push(chunk);
+    try {
+      while (this.waitersHead < this.waiters.length) {
+        if (this.remoteError === undefined) {
+          const bytes = this.reader.readValue();
+          if (bytes === undefined) return;
+          this.remoteError = decodeErrorString(bytes);
+        }
+        const waiter = this.waiters[this.waitersHead] as ResponseWaiter;
+        const bytes = this.reader.readValue();
+        if (bytes === undefined) return;
+        const response = decodeResponse(waiter.responseType, bytes, this.limits);
+        const remoteError = this.remoteError;
+        this.remoteError = undefined;
+        (this.waiters as Array<ResponseWaiter | undefined>)[this.waitersHead] = undefined;
+        this.waitersHead++;
+        if (this.waitersHead === this.waiters.length) {
+          this.waiters.length = 0;
+          this.waitersHead = 0;
+        }
+        waiter.onResponse(response, remoteError);
+        if (this.broken !== undefined) return;
+      }
+      if (this.reader.buffered > 0) throw new ProtocolError(`unexpected bytes from ${this.target} with no request outstanding`);
+    } catch (err) {
+      this.fail(
+        err instanceof TransportError
+          ? err
+          : new ProtocolError(`failed to decode response from ${this.target}: ${String(err)}`, { cause: err }),
+      );
+    }
+  }
+}
+
+function flushClientConn(conn: ClientConn): void {
+  conn.flush();
+}

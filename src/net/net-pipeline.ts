@@ -1,0 +1,94 @@
+import { type AnyResponse, type AppendEntriesRequest, type AppendEntriesResponse, RpcType, type ServerAddress } from '../commands.ts';
+import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../errors.ts';
+import { AppendFutureImpl, AppendWindow } from '../internal/append-window.ts';
+import type { AppendFuture, AppendPipeline, CallOptions } from '../transport.ts';
+import type { ClientConn, ResponseWaiter } from './client-conn.ts';
+
+/**
+ * Many AppendEntries in flight on one dedicated connection. Requests issued
+ * in the same tick leave in one write; responses come back in request order,
+ * which is how they are matched. A timeout, a decode error or a broken
+ * connection ends the pipeline and fails every pending future, since the
+ * stream's position is then unknown.
+ */
+export class NetPipeline implements AppendPipeline, ResponseWaiter {
+  readonly responseType = RpcType.AppendEntries;
+  readonly target: ServerAddress;
+  private readonly conn: ClientConn;
+  private readonly window: AppendWindow;
+  private readonly timeout: number;
+  private readonly onClose: (p: NetPipeline) => void;
+
+  constructor(conn: ClientConn, maxInFlight: number, timeout: number, onClose: (p: NetPipeline) => void) {
+    this.conn = conn;
+    this.target = conn.target;
+    this.timeout = timeout;
+    this.onClose = onClose;
+    this.window = new AppendWindow({
+      maxInFlight,
+      timeoutMs: timeout,
+      onExpire: () => this.shutdown(new RpcTimeoutError(`pipeline to ${this.target}: no response`, timeout)),
+    });
+    conn.onClose = () => this.shutdown(conn.broken);
+  }
+
+  appendEntries(req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendFuture> {
+    const wait = this.window.acquire(opts, this.timeout);
+    if (wait === undefined) {
+      try {
+        return Promise.resolve(this.send(req));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return wait.then(() => this.send(req));
+  }
+
+  private send(req: AppendEntriesRequest): AppendFuture {
+    if (this.window.closed) {
+      this.window.unreserve();
+      throw new PipelineShutdownError();
+    }
+    const future = new AppendFutureImpl(req, this.timeout);
+    try {
+      this.conn.send(RpcType.AppendEntries, req, this);
+    } catch (err) {
+      this.window.unreserve();
+      throw err;
+    }
+    this.window.add(future);
+    return future;
+  }
+
+  consumer(): AsyncIterable<AppendFuture> {
+    return this.window.done;
+  }
+
+  async close(): Promise<void> {
+    this.shutdown();
+    await this.conn.close();
+  }
+
+  /** ResponseWaiter: the next response in order. */
+  onResponse(response: AnyResponse, remoteError: string): void {
+    const future = this.window.head();
+    if (future === undefined) return;
+    if (remoteError !== '') this.window.settle(future, undefined, new RemoteError(remoteError));
+    else this.window.settle(future, response as AppendEntriesResponse, undefined);
+  }
+
+  /** ResponseWaiter: the connection broke. */
+  onConnectionError(err: Error): void {
+    this.shutdown(err);
+  }
+
+  /** Fails every pending future and ends the consumer; idempotent. */
+  shutdown(cause?: Error): void {
+    if (this.window.closed) return;
+    this.window.close(
+      new PipelineShutdownError(cause ? `append pipeline closed: ${cause.message}` : 'append pipeline closed', cause ? { cause } : undefined),
+    );
+    void this.conn.close();
+    this.onClose(this);
+  }
+}

@@ -1,0 +1,452 @@
+import type { Duplex } from 'node:stream';
+import {
+  type AnyRequest,
+  type AnyResponse,
+  type AppendEntriesRequest,
+  type AppendEntriesResponse,
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+  type RequestPreVoteRequest,
+  type RequestPreVoteResponse,
+  type RequestVoteRequest,
+  type RequestVoteResponse,
+  RpcType,
+  type ServerAddress,
+  type ServerID,
+  type TimeoutNowRequest,
+  type TimeoutNowResponse,
+  rpcTypeName,
+} from '../commands.ts';
+import {
+  ConnectionClosedError,
+  ErrorCode,
+  isTransportError,
+  NotSupportedError,
+  RemoteError,
+  TransportShutdownError,
+} from '../errors.ts';
+import { AsyncQueue } from '../internal/async-queue.ts';
+import { PendingCall } from '../internal/pending-call.ts';
+import { defaultLogger, type Logger } from '../logger.ts';
+import type {
+  AppendPipeline,
+  ByteSource,
+  CallOptions,
+  HeartbeatHandler,
+  RPC,
+  Transport,
+} from '../transport.ts';
+import { ClientConn, type ResponseWaiter } from './client-conn.ts';
+import { ConnPool } from './conn-pool.ts';
+import { MessageWriter } from './encoder.ts';
+import { FrameReader } from './frame-reader.ts';
+import { NetPipeline } from './net-pipeline.ts';
+import { type ServerHost, ServerConn, type ServerRPC } from './server-conn.ts';
+import type { StreamLayer } from './stream-layer.ts';
+import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './wire-format.ts';
+
+/** Maps a server ID to the address to dial, overriding the target Raft passes (hashicorp's ServerAddressProvider). */
+export type ServerAddressProvider = (id: ServerID) => ServerAddress | undefined;
+
+/** Everything tunable on a NetworkTransport; every field has a production default. */
+export interface NetworkTransportOptions {
+  /** Idle connections kept per peer (hashicorp's maxPool; default 3). */
+  maxPool?: number;
+  /** Default per-call deadline in ms, covering dial, send and response (default 10 s). */
+  timeout?: number;
+  /** InstallSnapshot deadline grows by `timeout` per this many bytes (default 256 KiB, as in Go). */
+  timeoutScale?: number;
+  /**
+   * AppendEntries outstanding per pipeline. Below 2 pipelining is refused
+   * with ERR_NOT_SUPPORTED, as in hashicorp. Default 64 (see README: the
+   * benchmark sweep flattens out there).
+   */
+  maxRPCsInFlight?: number;
+  /** Resolves server IDs to addresses; when it returns undefined or throws, the target is used. */
+  serverAddressProvider?: ServerAddressProvider;
+  /** Which Go generation our bytes imitate (default: the latest field set, Go's default time format). */
+  wireFormat?: WireFormat;
+  /** Bounds on what a peer can make us buffer or allocate (see DecodeLimits). */
+  limits?: Partial<DecodeLimits>;
+  /** Largest InstallSnapshot accepted, in bytes (default 64 GiB). Streamed, never buffered. */
+  maxSnapshotSize?: number;
+  /**
+   * Inbound connections that stall mid-request (or mid-snapshot) this long are
+   * closed, in ms; 0 disables (default 60 s).
+   */
+  idleTimeout?: number;
+  /** Where diagnostics go; pino-compatible. Silent unless NODE_DEBUG=raft-transport. */
+  logger?: Logger;
+}
+
+interface Resolved {
+  maxPool: number;
+  timeout: number;
+  timeoutScale: number;
+  maxRPCsInFlight: number;
+  wireFormat: WireFormat;
+  limits: DecodeLimits;
+  maxSnapshotSize: number;
+  idleTimeout: number;
+  logger: Logger;
+  serverAddressProvider: ServerAddressProvider | undefined;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/**
+ * A Transport over any StreamLayer, speaking hashicorp/raft's
+ * NetworkTransport protocol byte for byte: a Go raft node and this transport
+ * can call each other.
+ *
+ * Connection use follows hashicorp: ordinary RPCs borrow a pooled
+ * connection, one RPC at a time; each pipeline owns a connection; a snapshot
+ * takes a connection and closes it afterwards. So a heartbeat never waits
+ * behind a pipeline's backlog or a snapshot's bytes.
+ */
+export class NetworkTransport implements Transport, ServerHost {
+  readonly logger: Logger;
+  readonly limits: DecodeLimits;
+  readonly maxSnapshotSize: number;
+  readonly idleTimeout: number;
+  private readonly opts: Resolved;
+  private readonly layer: StreamLayer;
+  private readonly queue = new AsyncQueue<ServerRPC>((rpc) => rpc.live);
+  private readonly pool: ConnPool;
+  private readonly clientConns = new Set<ClientConn>();
+  private readonly serverConns = new Set<ServerConn>();
+  private readonly serverSockets = new Set<Promise<void>>();
+  private readonly pipelines = new Set<NetPipeline>();
+  private readonly shutdown = new AbortController();
+  private hbHandler: HeartbeatHandler | null = null;
+  private closing: Promise<void> | undefined;
+  private acceptLoop: Promise<void>;
+  private backoffTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+
+  constructor(layer: StreamLayer, options: NetworkTransportOptions = {}) {
+    const maxRPCsInFlight = options.maxRPCsInFlight ?? 64;
+    this.opts = {
+      maxPool: options.maxPool ?? 3,
+      timeout: options.timeout ?? 10_000,
+      timeoutScale: options.timeoutScale ?? 256 * 1024,
+      maxRPCsInFlight,
+      wireFormat: options.wireFormat ?? {},
+      limits: resolveDecodeLimits(options.limits),
+      maxSnapshotSize: options.maxSnapshotSize ?? 64 * 1024 ** 3,
+      idleTimeout: options.idleTimeout ?? 60_000,
+      logger: options.logger ?? defaultLogger,
+      serverAddressProvider: options.serverAddressProvider,
+    };
+    this.layer = layer;
+    this.logger = this.opts.logger;
+    this.limits = this.opts.limits;
+    this.maxSnapshotSize = this.opts.maxSnapshotSize;
+    this.idleTimeout = this.opts.idleTimeout;
+    this.pool = new ConnPool(this.opts.maxPool);
+    this.acceptLoop = this.runAcceptLoop();
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  consumer(): AsyncIterable<RPC> {
+    // ServerRPC carries exactly the fields of the RPC union member named by its `type`.
+    return this.queue as unknown as AsyncIterable<RPC>;
+  }
+
+  localAddr(): ServerAddress {
+    return this.layer.addr();
+  }
+
+  appendEntries(id: ServerID, target: ServerAddress, req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendEntriesResponse> {
+    return this.call(RpcType.AppendEntries, id, target, req, opts) as Promise<AppendEntriesResponse>;
+  }
+
+  requestVote(id: ServerID, target: ServerAddress, req: RequestVoteRequest, opts?: CallOptions): Promise<RequestVoteResponse> {
+    return this.call(RpcType.RequestVote, id, target, req, opts) as Promise<RequestVoteResponse>;
+  }
+
+  requestPreVote(
+    id: ServerID,
+    target: ServerAddress,
+    req: RequestPreVoteRequest,
+    opts?: CallOptions,
+  ): Promise<RequestPreVoteResponse> {
+    return this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>;
+  }
+
+  timeoutNow(id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {
+    return this.call(RpcType.TimeoutNow, id, target, req, opts) as Promise<TimeoutNowResponse>;
+  }
+
+  installSnapshot(
+    id: ServerID,
+    target: ServerAddress,
+    req: InstallSnapshotRequest,
+    data: ByteSource,
+    opts?: CallOptions,
+  ): Promise<InstallSnapshotResponse> {
+    if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
+    // As in Go: the deadline grows with the snapshot, never below the base timeout.
+    const timeout = opts?.timeout ?? this.opts.timeout * Math.max(1, Math.floor(req.size / this.opts.timeoutScale));
+    const call = new PendingCall<AnyResponse>('InstallSnapshot timed out');
+    call.arm(timeout, opts?.signal);
+    if (call.settled) return call.promise as Promise<InstallSnapshotResponse>;
+    const start = (conn: ClientConn | undefined): void => {
+      if (conn === undefined) return;
+      // A snapshot leaves the connection in an unknown state: it is never pooled.
+      const waiter = new CallWaiter(RpcType.InstallSnapshot, call, conn, this.pool, false);
+      call.onCancel = (err) => conn.fail(err);
+      conn.sendSnapshot(req, data, waiter).catch((err: unknown) => conn.fail(asError(err)));
+      const release = (): Promise<void> => conn.close();
+      call.promise.then(release, release);
+    };
+    const addr = this.resolve(id, target);
+    const pooled = this.pool.take(addr);
+    if (pooled !== undefined) start(pooled);
+    else this.raceDial(addr, call).then(start, (err: Error) => call.reject(err));
+    return call.promise as Promise<InstallSnapshotResponse>;
+  }
+
+  async appendEntriesPipeline(id: ServerID, target: ServerAddress, opts?: CallOptions): Promise<AppendPipeline> {
+    if (this.closing !== undefined) throw new TransportShutdownError();
+    if (this.opts.maxRPCsInFlight < 2) {
+      throw new NotSupportedError('pipelining is disabled (maxRPCsInFlight < 2)');
+    }
+    const addr = this.resolve(id, target);
+    const conn = this.pool.take(addr) ?? (await this.dial(addr, opts?.timeout ?? this.opts.timeout, opts?.signal));
+    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, (p) => this.pipelines.delete(p));
+    if (this.closing !== undefined) {
+      await pipeline.close();
+      throw new TransportShutdownError();
+    }
+    this.pipelines.add(pipeline);
+    return pipeline;
+  }
+
+  encodePeer(_id: ServerID, addr: ServerAddress): Uint8Array {
+    return textEncoder.encode(addr);
+  }
+
+  decodePeer(buf: Uint8Array): ServerAddress {
+    return textDecoder.decode(buf);
+  }
+
+  setHeartbeatHandler(handler: HeartbeatHandler | null): void {
+    this.hbHandler = handler;
+  }
+
+  /** ServerHost: the heartbeat fast path, read per request so it can change at any time. */
+  heartbeatHandler(): HeartbeatHandler | null {
+    return this.hbHandler;
+  }
+
+  /** ServerHost: queue an inbound RPC for the consumer. */
+  dispatch(rpc: ServerRPC): void {
+    if (!this.queue.push(rpc)) rpc.respond(null, 'transport shutdown');
+  }
+
+  /** ServerHost: forget a closed inbound connection. */
+  connectionClosed(conn: ServerConn): void {
+    this.serverConns.delete(conn);
+  }
+
+  /**
+   * Closes every pooled outbound connection and every inbound connection,
+   * without closing the transport (hashicorp's CloseStreams): Raft calls it to
+   * abandon streams whose state it no longer trusts.
+   */
+  async closeStreams(): Promise<void> {
+    for (const conn of [...this.serverConns]) conn.destroy(new ConnectionClosedError('streams closed'));
+    await this.pool.closeAll();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.shutdown.abort(new TransportShutdownError());
+    if (this.backoffTimer !== undefined) {
+      clearTimeout(this.backoffTimer.timer);
+      this.backoffTimer.wake();
+    }
+    // Server.close() waits for open connections, so cut those first.
+    const layerClosed = this.layer.close();
+    const err = new TransportShutdownError();
+    for (const conn of [...this.serverConns]) conn.destroy(err);
+    await layerClosed;
+    await this.acceptLoop;
+    for (const p of [...this.pipelines]) p.shutdown(err);
+    const closing: Array<Promise<void>> = [];
+    for (const conn of [...this.clientConns]) {
+      conn.fail(err);
+      closing.push(conn.close());
+    }
+    for (const conn of [...this.serverConns]) conn.destroy(err);
+    this.queue.close(true);
+    await Promise.all([...closing, ...this.serverSockets]);
+  }
+
+  /** Resolves which address to dial for a server. */
+  private resolve(id: ServerID, target: ServerAddress): ServerAddress {
+    const provider = this.opts.serverAddressProvider;
+    if (provider === undefined) return target;
+    try {
+      return provider(id) ?? target;
+    } catch (err) {
+      this.logger.warn({ err, id }, 'raft-net: serverAddressProvider failed; using the target address');
+      return target;
+    }
+  }
+
+  /**
+   * The common path of every RPC but snapshots: borrow (or dial) a
+   * connection, send, and hand the connection back when the answer arrives.
+   * With a pooled connection nothing here waits before the request is queued.
+   */
+  private call(type: RpcType, id: ServerID, target: ServerAddress, req: AnyRequest, opts?: CallOptions): Promise<AnyResponse> {
+    if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
+    const call = new PendingCall<AnyResponse>(`${rpcTypeName(type)} timed out`);
+    call.arm(opts?.timeout ?? this.opts.timeout, opts?.signal);
+    if (call.settled) return call.promise;
+    const addr = this.resolve(id, target);
+    const conn = this.pool.take(addr);
+    if (conn !== undefined) {
+      this.sendOn(conn, type, req, call);
+    } else {
+      this.raceDial(addr, call).then(
+        (c) => this.sendOn(c, type, req, call),
+        (err: Error) => call.reject(err),
+      );
+    }
+    return call.promise;
+  }
+
+  private sendOn(conn: ClientConn | undefined, type: RpcType, req: AnyRequest, call: PendingCall<AnyResponse>): void {
+    if (conn === undefined) return;
+    const waiter = new CallWaiter(type, call, conn, this.pool, true);
+    // A call given up mid-flight leaves an answer on the way: the connection can't be reused.
+    call.onCancel = (err) => conn.fail(err);
+    try {
+      conn.send(type, req, waiter);
+    } catch (err) {
+      call.onCancel = undefined;
+      this.pool.give(conn);
+      call.reject(err as Error);
+    }
+  }
+
+  /**
+   * Dials for a call; the call's own timeout or abort ends the dial. Resolves
+   * undefined when the call was settled meanwhile (the connection is pooled).
+   */
+  private raceDial(addr: ServerAddress, call: PendingCall<AnyResponse>): Promise<ClientConn | undefined> {
+    const ac = new AbortController();
+    call.onCancel = (err) => ac.abort(err);
+    return this.dial(addr, this.opts.timeout, ac.signal).then((conn) => {
+      call.onCancel = undefined;
+      if (!call.settled) return conn;
+      this.pool.give(conn);
+      return undefined;
+    });
+  }
+
+  private async dial(addr: ServerAddress, timeout: number, signal?: AbortSignal): Promise<ClientConn> {
+    const signals = signal === undefined ? this.shutdown.signal : AbortSignal.any([signal, this.shutdown.signal]);
+    let socket: Duplex;
+    try {
+      socket = await this.layer.dial(addr, timeout, signals);
+    } catch (err) {
+      if (this.closing !== undefined) throw new TransportShutdownError();
+      throw err;
+    }
+    if (this.closing !== undefined) {
+      socket.destroy();
+      throw new TransportShutdownError();
+    }
+    const conn = new ClientConn(socket, addr, this.opts.wireFormat, this.opts.limits);
+    this.clientConns.add(conn);
+    conn.onClose = (c) => this.clientConns.delete(c);
+    return conn;
+  }
+
+  private async runAcceptLoop(): Promise<void> {
+    let backoff = 0;
+    for (;;) {
+      let socket: Duplex;
+      try {
+        socket = await this.layer.accept();
+        backoff = 0;
+      } catch (err) {
+        if (this.closing !== undefined || isTransportError(err, ErrorCode.TransportShutdown)) return;
+        // As Go does: back off from 5 ms to 1 s on repeated accept errors.
+        backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
+        this.logger.error({ err, backoffMs: backoff }, 'raft-net: failed to accept connection');
+        await new Promise<void>((wake) => {
+          this.backoffTimer = { timer: setTimeout(wake, backoff), wake };
+        });
+        this.backoffTimer = undefined;
+        continue;
+      }
+      this.serve(socket);
+    }
+  }
+
+  private serve(socket: Duplex): void {
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+    const remote = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
+    const conn = new ServerConn(
+      socket,
+      this,
+      new FrameReader(this.opts.limits),
+      new MessageWriter(this.opts.wireFormat),
+      remote,
+    );
+    this.serverConns.add(conn);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    this.serverSockets.add(closed);
+    void closed.then(() => this.serverSockets.delete(closed));
+    this.logger.debug({ remote, local: this.localAddr() }, 'raft-net: accepted connection');
+  }
+}
+
+/** Waits for one response on a borrowed connection, then returns the connection to the pool. */
+class CallWaiter implements ResponseWaiter {
+  readonly responseType: RpcType;
+  private readonly call: PendingCall<AnyResponse>;
+  private readonly conn: ClientConn;
+  private readonly pool: ConnPool;
+  private readonly reuse: boolean;
+
+  constructor(type: RpcType, call: PendingCall<AnyResponse>, conn: ClientConn, pool: ConnPool, reuse: boolean) {
+    this.responseType = type;
+    this.call = call;
+    this.conn = conn;
+    this.pool = pool;
+    this.reuse = reuse;
+  }
+
+  onResponse(response: AnyResponse, remoteError: string): void {
+    this.call.onCancel = undefined;
+    // The stream is in sync after any decoded answer, an error string included.
+    if (this.reuse) this.pool.give(this.conn);
+    if (remoteError !== '') this.call.reject(new RemoteError(remoteError));
+    else this.call.resolve(response);
+  }
+
+  onConnectionError(err: Error): void {
+    this.call.reject(err);
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

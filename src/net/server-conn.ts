@@ -1,0 +1,331 @@
+import { Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import {
+  type AnyRequest,
+  type AnyResponse,
+  type AppendEntriesRequest,
+  type InstallSnapshotRequest,
+  isHeartbeat,
+  RpcType,
+  rpcTypeName,
+} from '../commands.ts';
+import {
+  AlreadyRespondedError,
+  ConnectionClosedError,
+  LimitExceededError,
+  ProtocolError,
+  TransportError,
+} from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { AppendEntriesRPC, HeartbeatHandler } from '../transport.ts';
+import { decodeRequest } from './decoder.ts';
+import type { MessageWriter } from './encoder.ts';
+import type { FrameReader } from './frame-reader.ts';
+import type { DecodeLimits } from './wire-format.ts';
+
+/** What a server connection needs from its transport. */
+export interface ServerHost {
+  readonly logger: Logger;
+  readonly limits: DecodeLimits;
+  /** Largest snapshot accepted, in bytes. */
+  readonly maxSnapshotSize: number;
+  /** Closes a connection that stays mid-frame (or silent mid-snapshot) this long; 0 disables. */
+  readonly idleTimeout: number;
+  heartbeatHandler(): HeartbeatHandler | null;
+  /** Hands an RPC to the consumer queue. */
+  dispatch(rpc: ServerRPC): void;
+  connectionClosed(conn: ServerConn): void;
+}
+
+/** Bytes buffered ahead of the request being served before the socket is paused. */
+const READ_HIGH_WATER = 1024 * 1024;
+
+/**
+ * An RPC that arrived on a connection. Answering it writes the response to
+ * that connection and lets the connection read the next request.
+ */
+export class ServerRPC {
+  readonly type: RpcType;
+  readonly command: AnyRequest;
+  reader: Readable | undefined;
+  private readonly conn: ServerConn;
+  private responded = false;
+
+  constructor(conn: ServerConn, type: RpcType, command: AnyRequest) {
+    this.conn = conn;
+    this.type = type;
+    this.command = command;
+  }
+
+  /** False once answered or once the connection died: the consumer queue skips it. */
+  get live(): boolean {
+    return !this.responded && !this.conn.closed;
+  }
+
+  respond(response: AnyResponse | null, error?: Error | string | null): void {
+    if (this.conn.closed) return;
+    if (this.responded) throw new AlreadyRespondedError();
+    this.responded = true;
+    const message = error == null ? '' : typeof error === 'string' ? error : error.message || String(error);
+    this.conn.respond(this, response, message);
+  }
+}
+
+/**
+ * The server half of one inbound connection: reads type byte + request,
+ * hands the RPC to the consumer (or heartbeat handler), writes the answer,
+ * then reads the next request, strictly in order as hashicorp's handleConn
+ * does. Incoming bytes are parsed incrementally; when the consumer is slow the
+ * socket is paused rather than buffering without bound.
+ */
+export class ServerConn {
+  closed = false;
+  readonly remote: string;
+  private readonly socket: Duplex;
+  private readonly host: ServerHost;
+  private readonly reader: FrameReader;
+  private readonly writer: MessageWriter;
+  private pendingType = -1;
+  private current: ServerRPC | undefined;
+  private snapshot: SnapshotFeed | undefined;
+  private processing = false;
+  private flushScheduled = false;
+  private closeAfterFlush = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Duplex, host: ServerHost, reader: FrameReader, writer: MessageWriter, remote: string) {
+    this.socket = socket;
+    this.host = host;
+    this.reader = reader;
+    this.writer = writer;
+    this.remote = remote;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.destroy(new ConnectionClosedError(`connection from ${remote} failed`, { cause: err })));
+    socket.on('end', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    socket.on('drain', () => this.process());
+  }
+
+  /** Closes the connection; a pending RPC's later answer is dropped. */
+  destroy(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.snapshot?.fail(err ?? new ConnectionClosedError(`connection from ${this.remote} closed mid-snapshot`));
+    this.socket.destroy();
+    this.host.connectionClosed(this);
+  }
+
+  /** Called by ServerRPC.respond. */
+  respond(rpc: ServerRPC, response: AnyResponse | null, error: string): void {
+    if (rpc !== this.current) return;
+    let encodeError: unknown;
+    try {
+      this.writer.writeResponse(rpc.type, response, error);
+    } catch (err) {
+      // A response the encoder refuses (wrong shape, unsafe integer) still
+      // owes the caller an answer: send the reason instead, then tell the
+      // consumer by throwing.
+      encodeError = err;
+      this.writer.writeResponse(rpc.type, null, `invalid ${rpcTypeName(rpc.type)} response: ${(err as Error).message}`);
+    }
+    this.current = undefined;
+    if (this.snapshot !== undefined) {
+      // Unread snapshot bytes would be taken for the next request: as in Go,
+      // the connection isn't reused after a snapshot that was cut short.
+      if (!this.snapshot.complete) this.closeAfterFlush = true;
+      this.snapshot = undefined;
+    }
+    this.scheduleFlush();
+    if (!this.processing) this.process();
+    if (encodeError !== undefined) throw encodeError;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.reader.push(chunk);
+    if (this.snapshot !== undefined) this.snapshot.feed();
+    this.process();
+  }
+
+  /** Reads and dispatches requests until one is outstanding or the bytes run out. */
+  private process(): void {
+    if (this.closed || this.processing) return;
+    this.processing = true;
+    try {
+      while (this.current === undefined && !this.closeAfterFlush) {
+        if (this.pendingType < 0) {
+          const t = this.reader.readByte();
+          if (t < 0) break;
+          if (t > RpcType.RequestPreVote) throw new ProtocolError(`unknown rpc type ${t}`);
+          this.pendingType = t;
+        }
+        const bytes = this.reader.readValue();
+        if (bytes === undefined) break;
+        const type = this.pendingType as RpcType;
+        this.pendingType = -1;
+        this.dispatch(type, decodeRequest(type, bytes, this.host.limits));
+      }
+    } catch (err) {
+      this.processing = false;
+      this.fail(err);
+      return;
+    }
+    this.processing = false;
+    this.updateFlow();
+  }
+
+  private dispatch(type: RpcType, command: AnyRequest): void {
+    const rpc = new ServerRPC(this, type, command);
+    this.current = rpc;
+    if (type === RpcType.InstallSnapshot) {
+      const size = (command as InstallSnapshotRequest).size;
+      if (size > this.host.maxSnapshotSize) {
+        throw new LimitExceededError(`snapshot of ${size} bytes exceeds maxSnapshotSize ${this.host.maxSnapshotSize}`);
+      }
+      this.snapshot = new SnapshotFeed(this.reader, size, this);
+      rpc.reader = this.snapshot.readable;
+      this.snapshot.feed();
+    }
+    if (type === RpcType.AppendEntries) {
+      const handler = this.host.heartbeatHandler();
+      if (handler !== null && isHeartbeat(command as AppendEntriesRequest)) {
+        try {
+          handler(rpc as unknown as AppendEntriesRPC);
+        } catch (err) {
+          this.host.logger.warn({ err, remote: this.remote }, 'raft-net: heartbeat handler threw');
+          if (rpc.live) rpc.respond(null, err instanceof Error ? err : String(err));
+        }
+        return;
+      }
+    }
+    this.host.dispatch(rpc);
+  }
+
+  /** Pauses reading while a request is outstanding and enough is buffered, or the peer isn't reading our answers. */
+  updateFlow(): void {
+    if (this.closed) return;
+    const backlog = this.socket.writableLength > READ_HIGH_WATER;
+    const full =
+      (this.snapshot?.full ?? false) || (this.current !== undefined && this.reader.buffered > READ_HIGH_WATER);
+    if (backlog || full) {
+      if (!this.socket.isPaused()) this.socket.pause();
+    } else if (this.socket.isPaused()) {
+      this.socket.resume();
+    }
+    this.armIdle();
+  }
+
+  /**
+   * A request must arrive whole within idleTimeout of its first byte, and a
+   * snapshot must keep making progress: this cuts slowloris connections that
+   * send half a frame and stop, without timing healthy idle connections.
+   */
+  private armIdle(): void {
+    const stalled =
+      this.reader.midFrame || this.pendingType >= 0 || (this.snapshot !== undefined && !this.snapshot.complete && !this.snapshot.full);
+    if (!stalled || this.host.idleTimeout <= 0) {
+      if (this.idleTimer !== undefined) {
+        clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+      }
+    } else if (this.idleTimer === undefined) {
+      this.idleTimer = setTimeout(onIdle, this.host.idleTimeout, this);
+    } else if (this.snapshot !== undefined) {
+      this.idleTimer.refresh();
+    }
+  }
+
+  /** The idle timer fired. */
+  stalled(): void {
+    this.idleTimer = undefined;
+    this.host.logger.warn({ remote: this.remote }, 'raft-net: closing connection stalled mid-request');
+    this.destroy(new ConnectionClosedError(`connection from ${this.remote} stalled mid-request`));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(flushServerConn, this);
+  }
+
+  /** Writes everything answered since the last flush in one write. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    if (this.writer.pending > 0) this.socket.write(this.writer.take());
+    if (this.closeAfterFlush) {
+      const socket = this.socket;
+      socket.end(() => socket.destroy());
+      this.closed = true;
+      this.host.connectionClosed(this);
+    } else {
+      this.updateFlow();
+    }
+  }
+
+  private fail(err: unknown): void {
+    const error =
+      err instanceof TransportError ? err : new ProtocolError(`failed to decode incoming command: ${String(err)}`, { cause: err });
+    this.host.logger.warn({ err: error, code: error.code, remote: this.remote }, 'raft-net: closing connection on bad input');
+    this.destroy(error);
+  }
+}
+
+function flushServerConn(conn: ServerConn): void {
+  conn.flush();
+}
+
+function onIdle(conn: ServerConn): void {
+  conn.stalled();
+}
+
+/**
+ * Moves exactly `size` snapshot bytes from the connection's buffer into a
+ * Readable the consumer reads, pausing the socket when the consumer lags.
+ */
+class SnapshotFeed {
+  readonly readable: Readable;
+  private remaining: number;
+  private wantMore = true;
+  private readonly reader: FrameReader;
+  private readonly conn: ServerConn;
+
+  constructor(reader: FrameReader, size: number, conn: ServerConn) {
+    this.reader = reader;
+    this.conn = conn;
+    this.remaining = size;
+    this.readable = new Readable({
+      highWaterMark: 256 * 1024,
+      read: () => {
+        this.wantMore = true;
+        this.feed();
+        this.conn.updateFlow();
+      },
+    });
+    if (size === 0) this.readable.push(null);
+  }
+
+  get complete(): boolean {
+    return this.remaining === 0;
+  }
+
+  /** True while the consumer has not asked for more. */
+  get full(): boolean {
+    return !this.wantMore && this.remaining > 0;
+  }
+
+  feed(): void {
+    while (this.remaining > 0 && this.wantMore) {
+      const chunk = this.reader.readRaw(this.remaining);
+      if (chunk === undefined) return;
+      this.remaining -= chunk.length;
+      this.wantMore = this.readable.push(chunk);
+      if (this.remaining === 0) this.readable.push(null);
+    }
+  }
+
+  fail(err: Error): void {
+    if (this.remaining > 0) this.readable.destroy(err);
+  }
+}

@@ -1,0 +1,157 @@
+import { isIP } from 'node:net';
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ServerAddress } from '../commands.ts';
+import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../errors.ts';
+import { AsyncQueue } from '../internal/async-queue.ts';
+import type { StreamLayer } from './stream-layer.ts';
+
+/** Socket tuning shared by inbound and outbound TCP connections. */
+export interface TCPStreamLayerOptions {
+  /**
+   * The address peers dial, when it differs from the bind address (NAT,
+   * binding 0.0.0.0). Must name a specific host: an unspecified address
+   * (0.0.0.0, ::) is refused, as hashicorp does.
+   */
+  advertise?: ServerAddress;
+  /** TCP keep-alive probe delay in ms; 0 disables (default 30 s). */
+  keepAlive?: number;
+  /** Inbound connections held at once; more are refused at accept (default 1024). */
+  maxConnections?: number;
+}
+
+/** Splits "host:port" or "[v6]:port". */
+export function parseHostPort(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) throw new InvalidValueError(`not a host:port address: ${JSON.stringify(addr)}`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/** Joins host and port, bracketing IPv6 hosts. */
+export function joinHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function isUnspecified(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '::' || host === '[::]';
+}
+
+/**
+ * StreamLayer over plain TCP (`node:net`), with Nagle off, since every RPC is
+ * latency-bound, and keep-alive on, so a vanished peer is eventually noticed
+ * even on an idle pooled connection.
+ */
+export class TCPStreamLayer implements StreamLayer {
+  private readonly server: net.Server;
+  private readonly advertised: ServerAddress;
+  private readonly keepAlive: number;
+  private readonly accepted = new AsyncQueue<net.Socket>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(server: net.Server, advertised: ServerAddress, keepAlive: number) {
+    this.server = server;
+    this.advertised = advertised;
+    this.keepAlive = keepAlive;
+    server.on('connection', (socket) => {
+      this.tune(socket);
+      if (!this.accepted.push(socket)) socket.destroy();
+    });
+    // Errors after listen (e.g. EMFILE on accept) are transient; the accept
+    // loop is not involved in them, so they only need to not crash the process.
+    server.on('error', () => {});
+  }
+
+  /** Binds `bindAddr` ("127.0.0.1:0" picks a free port) and starts listening. */
+  static async listen(bindAddr: ServerAddress, opts: TCPStreamLayerOptions = {}): Promise<TCPStreamLayer> {
+    const { host, port } = parseHostPort(bindAddr);
+    if (opts.advertise !== undefined) {
+      const adv = parseHostPort(opts.advertise);
+      if (isUnspecified(adv.host)) {
+        throw new InvalidValueError(`advertise address ${opts.advertise} is not advertisable: name a specific host`);
+      }
+    }
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false });
+    server.maxConnections = opts.maxConnections ?? 1024;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = server.address() as net.AddressInfo;
+    let advertised = opts.advertise;
+    if (advertised === undefined) {
+      if (isUnspecified(host)) {
+        await new Promise<void>((r) => server.close(() => r()));
+        throw new InvalidValueError(
+          `local bind address ${bindAddr} is not advertisable: bind a specific host or pass an advertise address`,
+        );
+      }
+      advertised = joinHostPort(bound.address, bound.port);
+    }
+    return new TCPStreamLayer(server, advertised, opts.keepAlive ?? 30_000);
+  }
+
+  async accept(): Promise<Duplex> {
+    const r = await this.accepted.next();
+    if (r.done) throw new TransportShutdownError('stream layer closed');
+    return r.value;
+  }
+
+  dial(address: ServerAddress, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
+    if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
+    let hp: { host: string; port: number };
+    try {
+      hp = parseHostPort(address);
+    } catch (err) {
+      return Promise.reject(new PeerUnreachableError(`cannot dial ${address}: not a host:port address`, { cause: err }));
+    }
+    if (signal?.aborted) return Promise.reject(new RpcAbortedError(signal.reason));
+    return new Promise<Duplex>((resolve, reject) => {
+      const socket = net.connect({ host: hp.host, port: hp.port, noDelay: true });
+      let timer: NodeJS.Timeout | undefined;
+      const done = (err?: Error): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        socket.off('connect', onConnect);
+        socket.off('error', onError);
+        signal?.removeEventListener('abort', onAbort);
+        if (err !== undefined) {
+          socket.destroy();
+          reject(err);
+        } else {
+          this.tune(socket);
+          resolve(socket);
+        }
+      };
+      const onConnect = (): void => done();
+      const onError = (err: Error): void =>
+        done(new PeerUnreachableError(`failed to connect to ${address}: ${err.message}`, { cause: err }));
+      const onAbort = (): void => done(new RpcAbortedError(signal?.reason));
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => done(new RpcTimeoutError(`dial ${address} timed out`, timeoutMs)), timeoutMs);
+      }
+    });
+  }
+
+  addr(): ServerAddress {
+    return this.advertised;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      for (const s of this.accepted.close(true)) s.destroy();
+      this.server.close(() => resolve());
+    });
+    return this.closing;
+  }
+
+  private tune(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    if (this.keepAlive > 0) socket.setKeepAlive(true, this.keepAlive);
+  }
+}
