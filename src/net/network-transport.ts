@@ -26,6 +26,7 @@ import {
   TransportShutdownError,
 } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
+import { handlesReleased } from '../internal/handles-released.ts';
 import { PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
 import type {
@@ -38,6 +39,7 @@ import type {
 } from '../transport.ts';
 import { ClientConn, type ResponseWaiter } from './client-conn.ts';
 import { ConnPool } from './conn-pool.ts';
+import { DialBackoff, type DialBackoffOptions } from './dial-backoff.ts';
 import { MessageWriter } from './encoder.ts';
 import { FrameReader } from './frame-reader.ts';
 import { NetPipeline } from './net-pipeline.ts';
@@ -75,6 +77,8 @@ export interface NetworkTransportOptions {
    * closed, in ms; 0 disables (default 60 s).
    */
   idleTimeout?: number;
+  /** Pauses between dials to a peer that keeps refusing (exponential, jittered). */
+  dialBackoff?: DialBackoffOptions;
   /** Where diagnostics go; pino-compatible. Silent unless NODE_DEBUG=raft-transport. */
   logger?: Logger;
 }
@@ -119,6 +123,7 @@ export class NetworkTransport implements Transport, ServerHost {
   private readonly serverSockets = new Set<Promise<void>>();
   private readonly pipelines = new Set<NetPipeline>();
   private readonly shutdown = new AbortController();
+  private readonly backoff: DialBackoff;
   private hbHandler: HeartbeatHandler | null = null;
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
@@ -144,6 +149,7 @@ export class NetworkTransport implements Transport, ServerHost {
     this.maxSnapshotSize = this.opts.maxSnapshotSize;
     this.idleTimeout = this.opts.idleTimeout;
     this.pool = new ConnPool(this.opts.maxPool);
+    this.backoff = new DialBackoff(options.dialBackoff);
     this.acceptLoop = this.runAcceptLoop();
   }
 
@@ -289,6 +295,7 @@ export class NetworkTransport implements Transport, ServerHost {
     for (const conn of [...this.serverConns]) conn.destroy(err);
     this.queue.close(true);
     await Promise.all([...closing, ...this.serverSockets]);
+    await handlesReleased();
   }
 
   /** Resolves which address to dial for a server. */
@@ -357,13 +364,19 @@ export class NetworkTransport implements Transport, ServerHost {
 
   private async dial(addr: ServerAddress, timeout: number, signal?: AbortSignal): Promise<ClientConn> {
     const signals = signal === undefined ? this.shutdown.signal : AbortSignal.any([signal, this.shutdown.signal]);
+    const deadline = Date.now() + timeout;
+    // A peer whose dials keep failing is retried after a pause, not hammered.
+    const pause = this.backoff.wait(addr, deadline, signals);
+    if (pause !== undefined) await pause;
     let socket: Duplex;
     try {
-      socket = await this.layer.dial(addr, timeout, signals);
+      socket = await this.layer.dial(addr, Math.max(1, deadline - Date.now()), signals);
     } catch (err) {
       if (this.closing !== undefined) throw new TransportShutdownError();
+      if (!isTransportError(err, ErrorCode.Aborted)) this.backoff.failed(addr);
       throw err;
     }
+    this.backoff.succeeded(addr);
     if (this.closing !== undefined) {
       socket.destroy();
       throw new TransportShutdownError();

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { ServerAddress } from '../commands.ts';
 import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
+import { handlesReleased } from '../internal/handles-released.ts';
 import type { StreamLayer } from './stream-layer.ts';
 
 /** Socket tuning shared by inbound and outbound TCP connections. */
@@ -145,7 +146,7 @@ export class TCPStreamLayer implements StreamLayer {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       for (const s of this.accepted.close(true)) s.destroy();
-      this.server.close(() => resolve());
+      this.server.close(() => void handlesReleased().then(resolve));
     });
     return this.closing;
   }
