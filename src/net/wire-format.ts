@@ -1,0 +1,78 @@
+/**
+ * Knobs that select which Go peer the bytes we write look like, and the
+ * limits that bound what we are willing to read.
+ */
+
+/**
+ * Which hashicorp/raft + go-msgpack generation our encoder imitates. Both
+ * generations decode what either writes (unknown keys are ignored), so this is
+ * about byte-exactness with a given Go version, not about compatibility.
+ */
+export interface WireFormat {
+  /**
+   * 'latest' = hashicorp/raft 1.7 field set (RPCHeader ID/Addr flattened at
+   * top level, Log.AppendedAt) with go-msgpack v2 integer rules (the Go `int`
+   * and `int64` fields — ProtocolVersion, SnapshotVersion and
+   * InstallSnapshotRequest.Size — are written signed when > 127: d1/d2/d3).
+   * 'v1.1' = hashicorp/raft 1.1.2 field set (no ID, Addr, AppendedAt) with
+   * go-msgpack 0.5.5 integer rules (non-negative ints written unsigned,
+   * smallest width). Default 'latest' — safe towards 1.1.2 peers since both Go
+   * versions ignore unknown keys.
+   */
+  fields?: 'latest' | 'v1.1';
+  /**
+   * Log.AppendedAt encoding: 'binary' (default; time.MarshalBinary as a
+   * 15-byte raw string; zero time = af01 00.. ffff) or 'msgpack'
+   * (MsgpackUseNewTimeFormat: msgpack timestamp body 4/8/12 bytes as raw
+   * string, zero time = nil c0). Decoding always accepts both. Only matters
+   * with fields 'latest' (1.1.2 has no AppendedAt). Go peers before raft 1.6
+   * only understand 'binary'.
+   */
+  timeFormat?: 'binary' | 'msgpack';
+}
+
+/**
+ * Bounds on what a peer can make us buffer or allocate. Every limit is
+ * checked as soon as a header declares a size, before the bytes arrive.
+ */
+export interface DecodeLimits {
+  /** Largest single msgpack value (request or response map) in bytes. */
+  maxFrameSize: number;
+  /** Largest array (e.g. AppendEntries.Entries) or map, in elements. */
+  maxEntries: number;
+  /** Deepest container nesting; our messages need 3 (request → Entries → Log). */
+  maxDepth: number;
+}
+
+/**
+ * Safe defaults.
+ *
+ * - maxFrameSize 64 MiB: Go's default batch (64 entries) of ~1 MiB commands
+ *   still fits, while one connection can't pin more than that per frame.
+ * - maxEntries 16384: Go refuses `MaxAppendEntries > 1024` (config.go), so 16×
+ *   that leaves room for non-Go leaders yet bounds the objects one frame can
+ *   make us allocate (each element costs an object, not just its bytes).
+ * - maxDepth 32: ten times what our messages need, so only garbage or an
+ *   attack hits it.
+ */
+export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
+  maxFrameSize: 64 * 1024 * 1024,
+  maxEntries: 16_384,
+  maxDepth: 32,
+});
+
+/** Fills in unset limits from the defaults and rejects nonsense early. */
+export function resolveDecodeLimits(limits?: Partial<DecodeLimits>): DecodeLimits {
+  const resolved: DecodeLimits = {
+    maxFrameSize: limits?.maxFrameSize ?? DEFAULT_DECODE_LIMITS.maxFrameSize,
+    maxEntries: limits?.maxEntries ?? DEFAULT_DECODE_LIMITS.maxEntries,
+    maxDepth: limits?.maxDepth ?? DEFAULT_DECODE_LIMITS.maxDepth,
+  };
+  for (const key of ['maxFrameSize', 'maxEntries', 'maxDepth'] as const) {
+    const v = resolved[key];
+    if (!Number.isSafeInteger(v) || v < 1) {
+      throw new RangeError(`DecodeLimits.${key} must be a positive integer, got ${String(v)}`);
+    }
+  }
+  return resolved;
+}
