@@ -9,6 +9,9 @@ import { MessageWriter } from './encoder.ts';
 import { FrameReader } from './frame-reader.ts';
 import type { DecodeLimits, WireFormat } from './wire-format.ts';
 
+/** Requests sent in one tick leave together, but at most this many per write (see server-conn.ts). */
+const FLUSH_EVERY = 16;
+
 /**
  * Whoever waits for a response on a connection. An interface (not a
  * callback) so the pipeline can register itself once per request without
@@ -42,6 +45,7 @@ export class ClientConn {
   private waitersHead = 0;
   private remoteError: string | undefined;
   private flushScheduled = false;
+  private unflushed = 0;
   private readonly closedPromise: Promise<void>;
 
   constructor(socket: Duplex, target: ServerAddress, format: WireFormat, limits: DecodeLimits) {
@@ -70,7 +74,9 @@ export class ClientConn {
     if (this.broken !== undefined) throw this.broken;
     this.writer.writeRequest(type, req);
     this.waiters.push(waiter);
-    if (!this.flushScheduled) {
+    if (++this.unflushed >= FLUSH_EVERY) {
+      this.flush();
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(flushClientConn, this);
     }
@@ -94,6 +100,7 @@ export class ClientConn {
   /** Writes every request queued since the last flush in one write. */
   flush(): void {
     this.flushScheduled = false;
+    this.unflushed = 0;
     if (this.broken === undefined && this.writer.pending > 0) this.socket.write(this.writer.take());
   }
 
