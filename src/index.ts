@@ -6,3 +6,17 @@ export * from './commands.ts';
 export * from './errors.ts';
 export type * from './transport.ts';
 export { InmemTransport, type InmemTransportOptions } from './inmem/inmem-transport.ts';
+export * from './diagnostics.ts';
+export type { Logger } from './logger.ts';
+export {
+  NetworkTransport,
+  type NetworkTransportOptions,
+  type ServerAddressProvider,
+} from './net/network-transport.ts';
+export type { StreamLayer } from './net/stream-layer.ts';
+export { TCPStreamLayer, type TCPStreamLayerOptions } from './net/tcp-stream-layer.ts';
+export { newTCPTransport, type TCPTransportOptions } from './net/tcp-transport.ts';
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type WireFormat } from './net/wire-format.ts';
+export type { DialBackoffOptions } from './net/dial-backoff.ts';
+export type { LatencySummary, PeerStatsSnapshot, TransportStats } from './net/peer-stats.ts';
+export { PreciseDate } from './net/go-time.ts';

@@ -6,6 +6,8 @@ import { PendingCall } from './pending-call.ts';
 /** One pipelined AppendEntries; settled once, by the response, an error, or the pipeline closing. */
 export class AppendFutureImpl implements AppendFuture {
   readonly start: number;
+  /** `performance.now()` at send, for latency measurements. */
+  readonly sentAt: number;
   readonly request: AppendEntriesRequest;
   readonly deadline: number;
   response: AppendEntriesResponse | undefined = undefined;
@@ -15,7 +17,9 @@ export class AppendFutureImpl implements AppendFuture {
 
   constructor(request: AppendEntriesRequest, timeoutMs: number) {
     this.request = request;
-    this.start = Date.now();
+    // One clock read gives both the epoch time Raft wants and a monotonic stamp.
+    this.sentAt = performance.now();
+    this.start = performance.timeOrigin + this.sentAt;
     this.deadline = timeoutMs > 0 ? this.start + timeoutMs : Number.POSITIVE_INFINITY;
   }
 
@@ -54,6 +58,8 @@ export interface AppendWindowOptions {
   timeoutMs: number;
   /** Told when the oldest unanswered future passes its deadline. */
   onExpire: (future: AppendFutureImpl) => void;
+  /** Told after each future settles, however (for stats). */
+  onSettled?: (future: AppendFutureImpl) => void;
 }
 
 /**
@@ -129,8 +135,9 @@ export class AppendWindow {
 
   /** Settles `future` and delivers every settled future at the head, in order. */
   settle(future: AppendFutureImpl, response: AppendEntriesResponse | undefined, error: Error | undefined): void {
-    future.settle(response, error);
+    const settled = future.settle(response, error);
     this.flush();
+    if (settled) this.opts.onSettled?.(future);
   }
 
   /**
@@ -144,8 +151,13 @@ export class AppendWindow {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    for (let i = this.inflightHead; i < this.inflight.length; i++) this.inflight[i]?.settle(undefined, error);
+    const failed: AppendFutureImpl[] = [];
+    for (let i = this.inflightHead; i < this.inflight.length; i++) {
+      const f = this.inflight[i] as AppendFutureImpl;
+      if (f.settle(undefined, error)) failed.push(f);
+    }
     this.flush();
+    for (const f of failed) this.opts.onSettled?.(f);
     this.done.close();
     for (const w of this.slotWaiters.splice(0)) w.reject(error);
   }

@@ -1,5 +1,10 @@
 import { RpcAbortedError, RpcTimeoutError } from '../errors.ts';
 
+/** Watches a PendingCall end; an interface so owners can be observers without a closure per call. */
+export interface CallObserver<T> {
+  settled(value: T | undefined, err: Error | undefined): void;
+}
+
 /**
  * A promise that is bounded by a timeout and an AbortSignal and whose cleanup
  * (timer, abort listener) always runs exactly once, whichever way it settles.
@@ -19,6 +24,8 @@ export class PendingCall<T> {
   private timeoutMs = 0;
   /** Called once when the timeout or abort fires, before the rejection, so owners can unlink the call. */
   onCancel: ((err: Error) => void) | undefined;
+  /** Told once how the call ended, whichever way (for stats and diagnostics). */
+  observer: CallObserver<T> | undefined;
 
   constructor(stage = 'call timed out') {
     this.stage = stage;
@@ -51,6 +58,7 @@ export class PendingCall<T> {
   resolve(value: T): boolean {
     if (this.settled) return false;
     this.finish();
+    this.observer?.settled(value, undefined);
     this.resolveFn(value);
     return true;
   }
@@ -58,6 +66,7 @@ export class PendingCall<T> {
   reject(err: Error): boolean {
     if (this.settled) return false;
     this.finish();
+    this.observer?.settled(undefined, err);
     this.rejectFn(err);
     return true;
   }

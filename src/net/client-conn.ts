@@ -4,9 +4,11 @@ import { RpcType as Rpc } from '../commands.ts';
 import { ConnectionClosedError, ProtocolError, TransportError } from '../errors.ts';
 import { exactly } from '../internal/byte-source.ts';
 import type { ByteSource } from '../transport.ts';
+import { channels } from '../diagnostics.ts';
 import { decodeErrorString, decodeResponse } from './decoder.ts';
 import { MessageWriter } from './encoder.ts';
 import { FrameReader } from './frame-reader.ts';
+import type { PeerStats } from './peer-stats.ts';
 import type { DecodeLimits, WireFormat } from './wire-format.ts';
 
 /** Requests sent in one tick leave together, but at most this many per write (see server-conn.ts). */
@@ -47,11 +49,19 @@ export class ClientConn {
   private flushScheduled = false;
   private unflushed = 0;
   private readonly closedPromise: Promise<void>;
+  private readonly stats: PeerStats;
+  private readonly local: string;
 
-  constructor(socket: Duplex, target: ServerAddress, format: WireFormat, limits: DecodeLimits) {
+  constructor(socket: Duplex, target: ServerAddress, format: WireFormat, limits: DecodeLimits, stats: PeerStats, local: string) {
     this.socket = socket;
     this.target = target;
     this.limits = limits;
+    this.stats = stats;
+    this.local = local;
+    stats.connectionsOpened++;
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({ local, direction: 'outbound', peer: target });
+    }
     this.reader = new FrameReader(limits);
     this.writer = new MessageWriter(format);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -90,8 +100,14 @@ export class ClientConn {
   async sendSnapshot(req: InstallSnapshotRequest, data: ByteSource, waiter: ResponseWaiter): Promise<void> {
     this.send(Rpc.InstallSnapshot, req, waiter);
     this.flush();
+    let sent = 0;
     for await (const chunk of exactly(data, req.size)) {
       if (this.broken !== undefined) throw this.broken;
+      sent += chunk.length;
+      this.stats.bytesSent += chunk.length;
+      if (channels.snapshotProgress.hasSubscribers) {
+        channels.snapshotProgress.publish({ local: this.local, peer: this.target, direction: 'send', bytes: sent, size: req.size });
+      }
       if (!this.socket.write(chunk)) await this.drained();
     }
     if (this.broken !== undefined) throw this.broken;
@@ -101,7 +117,11 @@ export class ClientConn {
   flush(): void {
     this.flushScheduled = false;
     this.unflushed = 0;
-    if (this.broken === undefined && this.writer.pending > 0) this.socket.write(this.writer.take());
+    if (this.broken === undefined && this.writer.pending > 0) {
+      const out = this.writer.take();
+      this.stats.bytesSent += out.length;
+      this.socket.write(out);
+    }
   }
 
   /** Breaks the connection: every waiter fails with `err`. Idempotent. */
@@ -114,6 +134,9 @@ export class ClientConn {
     this.waiters = [];
     this.waitersHead = 0;
     for (let i = head; i < waiters.length; i++) waiters[i]?.onConnectionError(err);
+    if (channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({ local: this.local, direction: 'outbound', peer: this.target, error: err });
+    }
     this.onClose?.(this);
   }
 
@@ -137,6 +160,7 @@ export class ClientConn {
 
   private onData(chunk: Buffer): void {
     if (this.broken !== undefined) return;
+    this.stats.bytesReceived += chunk.length;
     this.reader.push(chunk);
     try {
       while (this.waitersHead < this.waiters.length) {

@@ -2,7 +2,9 @@ import { type AnyResponse, type AppendEntriesRequest, type AppendEntriesResponse
 import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../internal/append-window.ts';
 import type { AppendFuture, AppendPipeline, CallOptions } from '../transport.ts';
+import { channels } from '../diagnostics.ts';
 import type { ClientConn, ResponseWaiter } from './client-conn.ts';
+import type { PeerStats } from './peer-stats.ts';
 
 /**
  * Many AppendEntries in flight on one dedicated connection. Requests issued
@@ -18,16 +20,28 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   private readonly window: AppendWindow;
   private readonly timeout: number;
   private readonly onClose: (p: NetPipeline) => void;
+  private readonly stats: PeerStats;
+  private readonly local: string;
 
-  constructor(conn: ClientConn, maxInFlight: number, timeout: number, onClose: (p: NetPipeline) => void) {
+  constructor(
+    conn: ClientConn,
+    maxInFlight: number,
+    timeout: number,
+    stats: PeerStats,
+    local: string,
+    onClose: (p: NetPipeline) => void,
+  ) {
     this.conn = conn;
     this.target = conn.target;
     this.timeout = timeout;
+    this.stats = stats;
+    this.local = local;
     this.onClose = onClose;
     this.window = new AppendWindow({
       maxInFlight,
       timeoutMs: timeout,
       onExpire: () => this.shutdown(new RpcTimeoutError(`pipeline to ${this.target}: no response`, timeout)),
+      onSettled: (f) => this.settled(f),
     });
     conn.onClose = () => this.shutdown(conn.broken);
   }
@@ -57,7 +71,19 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
       throw err;
     }
     this.window.add(future);
+    this.stats.started();
+    if (channels.pipelineDepth.hasSubscribers) this.publishDepth();
     return future;
+  }
+
+  private settled(f: AppendFutureImpl): void {
+    if (f.error === undefined) this.stats.succeeded(performance.now() - f.sentAt);
+    else this.stats.failed(f.error instanceof RemoteError);
+    if (channels.pipelineDepth.hasSubscribers) this.publishDepth();
+  }
+
+  private publishDepth(): void {
+    channels.pipelineDepth.publish({ local: this.local, target: this.target, inFlight: this.window.inFlight });
   }
 
   consumer(): AsyncIterable<AppendFuture> {

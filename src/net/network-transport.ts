@@ -27,7 +27,8 @@ import {
 } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { handlesReleased } from '../internal/handles-released.ts';
-import { PendingCall } from '../internal/pending-call.ts';
+import { channels } from '../diagnostics.ts';
+import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
 import type {
   AppendPipeline,
@@ -43,6 +44,7 @@ import { DialBackoff, type DialBackoffOptions } from './dial-backoff.ts';
 import { MessageWriter } from './encoder.ts';
 import { FrameReader } from './frame-reader.ts';
 import { NetPipeline } from './net-pipeline.ts';
+import { PeerStats, type TransportStats } from './peer-stats.ts';
 import { type ServerHost, ServerConn, type ServerRPC } from './server-conn.ts';
 import type { StreamLayer } from './stream-layer.ts';
 import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './wire-format.ts';
@@ -124,6 +126,9 @@ export class NetworkTransport implements Transport, ServerHost {
   private readonly pipelines = new Set<NetPipeline>();
   private readonly shutdown = new AbortController();
   private readonly backoff: DialBackoff;
+  private readonly peerStats = new Map<ServerAddress, PeerStats>();
+  /** Inbound counters; ServerConns update them directly. */
+  readonly inbound = { rpcsReceived: 0, protocolErrors: 0, bytesReceived: 0 };
   private hbHandler: HeartbeatHandler | null = null;
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
@@ -197,19 +202,19 @@ export class NetworkTransport implements Transport, ServerHost {
     if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
     // As in Go: the deadline grows with the snapshot, never below the base timeout.
     const timeout = opts?.timeout ?? this.opts.timeout * Math.max(1, Math.floor(req.size / this.opts.timeoutScale));
-    const call = new PendingCall<AnyResponse>('InstallSnapshot timed out');
+    const addr = this.resolve(id, target);
+    const tracked = new TrackedCall(this, RpcType.InstallSnapshot, addr, req, false);
+    const call = tracked.call;
     call.arm(timeout, opts?.signal);
     if (call.settled) return call.promise as Promise<InstallSnapshotResponse>;
     const start = (conn: ClientConn | undefined): void => {
       if (conn === undefined) return;
       // A snapshot leaves the connection in an unknown state: it is never pooled.
-      const waiter = new CallWaiter(RpcType.InstallSnapshot, call, conn, this.pool, false);
-      call.onCancel = (err) => conn.fail(err);
-      conn.sendSnapshot(req, data, waiter).catch((err: unknown) => conn.fail(asError(err)));
+      tracked.attach(conn);
+      conn.sendSnapshot(req, data, tracked).catch((err: unknown) => conn.fail(asError(err)));
       const release = (): Promise<void> => conn.close();
       call.promise.then(release, release);
     };
-    const addr = this.resolve(id, target);
     const pooled = this.pool.take(addr);
     if (pooled !== undefined) start(pooled);
     else this.raceDial(addr, call).then(start, (err: Error) => call.reject(err));
@@ -223,7 +228,9 @@ export class NetworkTransport implements Transport, ServerHost {
     }
     const addr = this.resolve(id, target);
     const conn = this.pool.take(addr) ?? (await this.dial(addr, opts?.timeout ?? this.opts.timeout, opts?.signal));
-    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, (p) => this.pipelines.delete(p));
+    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, this.statsFor(addr), this.localAddr(), (p) =>
+      this.pipelines.delete(p),
+    );
     if (this.closing !== undefined) {
       await pipeline.close();
       throw new TransportShutdownError();
@@ -317,34 +324,59 @@ export class NetworkTransport implements Transport, ServerHost {
    */
   private call(type: RpcType, id: ServerID, target: ServerAddress, req: AnyRequest, opts?: CallOptions): Promise<AnyResponse> {
     if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
-    const call = new PendingCall<AnyResponse>(`${rpcTypeName(type)} timed out`);
+    const addr = this.resolve(id, target);
+    const tracked = new TrackedCall(this, type, addr, req, true);
+    const call = tracked.call;
     call.arm(opts?.timeout ?? this.opts.timeout, opts?.signal);
     if (call.settled) return call.promise;
-    const addr = this.resolve(id, target);
     const conn = this.pool.take(addr);
     if (conn !== undefined) {
-      this.sendOn(conn, type, req, call);
+      this.sendOn(conn, tracked);
     } else {
       this.raceDial(addr, call).then(
-        (c) => this.sendOn(c, type, req, call),
+        (c) => this.sendOn(c, tracked),
         (err: Error) => call.reject(err),
       );
     }
     return call.promise;
   }
 
-  private sendOn(conn: ClientConn | undefined, type: RpcType, req: AnyRequest, call: PendingCall<AnyResponse>): void {
+  private sendOn(conn: ClientConn | undefined, tracked: TrackedCall): void {
     if (conn === undefined) return;
-    const waiter = new CallWaiter(type, call, conn, this.pool, true);
-    // A call given up mid-flight leaves an answer on the way: the connection can't be reused.
-    call.onCancel = (err) => conn.fail(err);
+    tracked.attach(conn);
     try {
-      conn.send(type, req, waiter);
+      conn.send(tracked.responseType, tracked.request, tracked);
     } catch (err) {
-      call.onCancel = undefined;
+      tracked.call.onCancel = undefined;
       this.pool.give(conn);
-      call.reject(err as Error);
+      tracked.call.reject(err as Error);
     }
+  }
+
+  /** The counters of one peer, created on first use. */
+  statsFor(addr: ServerAddress): PeerStats {
+    let s = this.peerStats.get(addr);
+    if (s === undefined) {
+      s = new PeerStats(addr);
+      this.peerStats.set(addr, s);
+    }
+    return s;
+  }
+
+  /** Returns a connection after a successful exchange (TrackedCall). */
+  release(conn: ClientConn): void {
+    this.pool.give(conn);
+  }
+
+  /**
+   * Counters per peer and for the inbound side, for dashboards and alerts
+   * (see examples/prometheus.ts for an exporter).
+   */
+  stats(): TransportStats {
+    return {
+      peers: [...this.peerStats.values()].map((p) => p.snapshot()),
+      inbound: { ...this.inbound, connectionsOpen: this.serverConns.size },
+    };
   }
 
   /**
@@ -381,7 +413,7 @@ export class NetworkTransport implements Transport, ServerHost {
       socket.destroy();
       throw new TransportShutdownError();
     }
-    const conn = new ClientConn(socket, addr, this.opts.wireFormat, this.opts.limits);
+    const conn = new ClientConn(socket, addr, this.opts.wireFormat, this.opts.limits, this.statsFor(addr), this.localAddr());
     this.clientConns.add(conn);
     conn.onClose = (c) => this.clientConns.delete(c);
     return conn;
@@ -431,32 +463,77 @@ export class NetworkTransport implements Transport, ServerHost {
   }
 }
 
-/** Waits for one response on a borrowed connection, then returns the connection to the pool. */
-class CallWaiter implements ResponseWaiter {
+/**
+ * One outgoing call from start to end: waits for its response on a borrowed
+ * connection (returning the connection to the pool afterwards), and records
+ * how it ended in the peer's stats and the diagnostics channels. One object
+ * per call, serving as response waiter and settle observer alike.
+ */
+class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
   readonly responseType: RpcType;
-  private readonly call: PendingCall<AnyResponse>;
-  private readonly conn: ClientConn;
-  private readonly pool: ConnPool;
+  readonly request: AnyRequest;
+  readonly call: PendingCall<AnyResponse>;
+  private readonly transport: NetworkTransport;
+  private readonly stats: PeerStats;
+  private readonly target: ServerAddress;
   private readonly reuse: boolean;
+  private readonly t0: number;
+  private conn: ClientConn | undefined;
 
-  constructor(type: RpcType, call: PendingCall<AnyResponse>, conn: ClientConn, pool: ConnPool, reuse: boolean) {
+  constructor(transport: NetworkTransport, type: RpcType, target: ServerAddress, request: AnyRequest, reuse: boolean) {
+    this.transport = transport;
     this.responseType = type;
-    this.call = call;
-    this.conn = conn;
-    this.pool = pool;
+    this.target = target;
+    this.request = request;
     this.reuse = reuse;
+    this.stats = transport.statsFor(target);
+    this.stats.started();
+    this.t0 = performance.now();
+    this.call = new PendingCall<AnyResponse>(`${rpcTypeName(type)} to ${target} timed out`);
+    this.call.observer = this;
+  }
+
+  /** The connection the request goes out on. */
+  attach(conn: ClientConn): void {
+    this.conn = conn;
+    // A call given up mid-flight leaves an answer on the way: the connection can't be reused.
+    this.call.onCancel = (err) => conn.fail(err);
+    if (channels.rpcSend.hasSubscribers) {
+      channels.rpcSend.publish({ local: this.transport.localAddr(), target: this.target, type: this.responseType, request: this.request });
+    }
   }
 
   onResponse(response: AnyResponse, remoteError: string): void {
     this.call.onCancel = undefined;
     // The stream is in sync after any decoded answer, an error string included.
-    if (this.reuse) this.pool.give(this.conn);
+    if (this.reuse && this.conn !== undefined) this.transport.release(this.conn);
     if (remoteError !== '') this.call.reject(new RemoteError(remoteError));
     else this.call.resolve(response);
   }
 
   onConnectionError(err: Error): void {
     this.call.reject(err);
+  }
+
+  settled(response: AnyResponse | undefined, err: Error | undefined): void {
+    const ms = performance.now() - this.t0;
+    if (err === undefined) {
+      this.stats.succeeded(ms);
+      if (channels.rpcComplete.hasSubscribers) {
+        channels.rpcComplete.publish({
+          local: this.transport.localAddr(),
+          target: this.target,
+          type: this.responseType,
+          response,
+          durationMs: ms,
+        });
+      }
+    } else {
+      this.stats.failed(err instanceof RemoteError);
+      if (channels.rpcError.hasSubscribers) {
+        channels.rpcError.publish({ local: this.transport.localAddr(), target: this.target, type: this.responseType, error: err, durationMs: ms });
+      }
+    }
   }
 }
 

@@ -16,6 +16,7 @@ import {
   ProtocolError,
   TransportError,
 } from '../errors.ts';
+import { channels } from '../diagnostics.ts';
 import type { Logger } from '../logger.ts';
 import type { AppendEntriesRPC, HeartbeatHandler } from '../transport.ts';
 import { decodeRequest } from './decoder.ts';
@@ -26,6 +27,9 @@ import type { DecodeLimits } from './wire-format.ts';
 /** What a server connection needs from its transport. */
 export interface ServerHost {
   readonly logger: Logger;
+  /** Inbound counters, updated in place. */
+  readonly inbound: { rpcsReceived: number; protocolErrors: number; bytesReceived: number };
+  localAddr(): string;
   readonly limits: DecodeLimits;
   /** Largest snapshot accepted, in bytes. */
   readonly maxSnapshotSize: number;
@@ -113,6 +117,9 @@ export class ServerConn {
     socket.on('end', () => this.destroy());
     socket.on('close', () => this.destroy());
     socket.on('drain', () => this.process());
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({ local: host.localAddr(), direction: 'inbound', peer: remote });
+    }
   }
 
   /** Closes the connection; a pending RPC's later answer is dropped. */
@@ -123,6 +130,9 @@ export class ServerConn {
     this.snapshot?.fail(err ?? new ConnectionClosedError(`connection from ${this.remote} closed mid-snapshot`));
     this.socket.destroy();
     this.host.connectionClosed(this);
+    if (channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({ local: this.host.localAddr(), direction: 'inbound', peer: this.remote, error: err });
+    }
   }
 
   /** Called by ServerRPC.respond. */
@@ -152,6 +162,7 @@ export class ServerConn {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.host.inbound.bytesReceived += chunk.length;
     this.reader.push(chunk);
     if (this.snapshot !== undefined) this.snapshot.feed();
     this.process();
@@ -187,6 +198,7 @@ export class ServerConn {
   private dispatch(type: RpcType, command: AnyRequest): void {
     const rpc = new ServerRPC(this, type, command);
     this.current = rpc;
+    this.host.inbound.rpcsReceived++;
     if (type === RpcType.InstallSnapshot) {
       const size = (command as InstallSnapshotRequest).size;
       if (size > this.host.maxSnapshotSize) {
@@ -199,6 +211,7 @@ export class ServerConn {
     if (type === RpcType.AppendEntries) {
       const handler = this.host.heartbeatHandler();
       if (handler !== null && isHeartbeat(command as AppendEntriesRequest)) {
+        if (channels.rpcReceive.hasSubscribers) this.publishReceive(rpc, true);
         try {
           handler(rpc as unknown as AppendEntriesRPC);
         } catch (err) {
@@ -208,7 +221,17 @@ export class ServerConn {
         return;
       }
     }
+    if (channels.rpcReceive.hasSubscribers) this.publishReceive(rpc, false);
     this.host.dispatch(rpc);
+  }
+
+  private publishReceive(rpc: ServerRPC, heartbeat: boolean): void {
+    channels.rpcReceive.publish({ local: this.host.localAddr(), remote: this.remote, type: rpc.type, command: rpc.command, heartbeat });
+  }
+
+  /** Reports snapshot bytes received so far (only called when someone listens). */
+  snapshotProgress(bytes: number, size: number): void {
+    channels.snapshotProgress.publish({ local: this.host.localAddr(), peer: this.remote, direction: 'receive', bytes, size });
   }
 
   /** Pauses reading while a request is outstanding and enough is buffered, or the peer isn't reading our answers. */
@@ -286,6 +309,7 @@ export class ServerConn {
   private fail(err: unknown): void {
     const error =
       err instanceof TransportError ? err : new ProtocolError(`failed to decode incoming command: ${String(err)}`, { cause: err });
+    this.host.inbound.protocolErrors++;
     this.host.logger.warn({ err: error, code: error.code, remote: this.remote }, 'raft-net: closing connection on bad input');
     this.destroy(error);
   }
@@ -305,6 +329,7 @@ function onIdle(conn: ServerConn): void {
  */
 class SnapshotFeed {
   readonly readable: Readable;
+  private readonly size: number;
   private remaining: number;
   private wantMore = true;
   private readonly reader: FrameReader;
@@ -313,6 +338,7 @@ class SnapshotFeed {
   constructor(reader: FrameReader, size: number, conn: ServerConn) {
     this.reader = reader;
     this.conn = conn;
+    this.size = size;
     this.remaining = size;
     this.readable = new Readable({
       highWaterMark: 256 * 1024,
@@ -339,6 +365,7 @@ class SnapshotFeed {
       const chunk = this.reader.readRaw(this.remaining);
       if (chunk === undefined) return;
       this.remaining -= chunk.length;
+      if (channels.snapshotProgress.hasSubscribers) this.conn.snapshotProgress(this.size - this.remaining, this.size);
       this.wantMore = this.readable.push(chunk);
       if (this.remaining === 0) this.readable.push(null);
     }
