@@ -1,0 +1,204 @@
+/**
+ * Latency isolation: do heartbeats stay fast while the link to the same peer
+ * is saturated? A Raft leader must keep heartbeating while it replicates a
+ * backlog and streams a snapshot, or followers start elections.
+ *
+ * Our design keeps them apart: heartbeats borrow pooled connections, each
+ * pipeline and each snapshot owns its connection, and the server answers
+ * heartbeats from its heartbeat handler without queueing behind the consumer.
+ * This measures heartbeat round trips (one every ~1 ms, through
+ * transport.appendEntries) on an idle link, then again while a 64×1 KiB
+ * pipeline, back-to-back snapshots, and both at once run flat out on the same
+ * client transport to the same server; the separate loads show which one
+ * costs what. The pipeline's own latency under load is the contrast: what a
+ * heartbeat would see if it queued behind the backlog.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Transport } from '../src/transport.ts';
+import { SERVER_ID } from './append-bench.ts';
+import type { ServerProcess } from './children.ts';
+import type { ProcessReport } from './ipc.ts';
+import { ProcessSampler } from './process-sampler.ts';
+import { checkAppend } from './responder.ts';
+import { snapshotData, snapshotRequest } from './snapshot-bench.ts';
+import { LatencyRecorder } from './stats.ts';
+import { heartbeat, type Workload } from './workloads.ts';
+
+export interface LatencyStats {
+  n: number;
+  p50us: number;
+  p99us: number;
+  maxus: number;
+}
+
+/** What runs beside the heartbeats in a phase. */
+export type LoadKind = 'none' | 'pipeline' | 'snapshot' | 'both';
+
+export interface IsolationPhase {
+  load: LoadKind;
+  heartbeats: LatencyStats;
+  /** What the background load achieved while the heartbeats ran. */
+  seconds: number;
+  pipelineRps: number;
+  pipelineMbps: number;
+  /** A pipelined request's own latency (call to future consumed) during the phase. */
+  pipelineLatency?: LatencyStats;
+  snapshotMbps: number;
+  /**
+   * How late each process's event loop ran during the phase: the part of a
+   * heartbeat's delay that is CPU saturation rather than transport queueing.
+   */
+  clientLoopDelay: ProcessReport['loopDelay'];
+  serverLoopDelay: ProcessReport['loopDelay'];
+}
+
+export interface IsolationStats {
+  intervalMs: number;
+  snapshotSize: number;
+  phases: IsolationPhase[];
+}
+
+export interface IsolationPlan {
+  heartbeats: number;
+  intervalMs: number;
+  snapshotSize: number;
+}
+
+/** Paced heartbeats: each awaited, then ~intervalMs of quiet; every one must come back through the fast path. */
+async function heartbeatSeries(client: Transport, addr: string, n: number, intervalMs: number): Promise<LatencyStats> {
+  const req = heartbeat();
+  const lat = new LatencyRecorder(n);
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const resp = await client.appendEntries(SERVER_ID, addr, req);
+    lat.add(performance.now() - t);
+    checkAppend(req, resp, true);
+    await sleep(intervalMs);
+  }
+  return { n, ...lat.percentiles() };
+}
+
+/** Counters the background load updates, read at the edges of the measured window. */
+class Meter {
+  futures = 0;
+  snapshotBytes = 0;
+  measuring = false;
+  readonly pipelineLatency = new LatencyRecorder(1 << 20);
+}
+
+/** Start times of the requests in flight; far more slots than any pipeline window. */
+const RING = 1 << 16;
+
+/** Keeps a pipeline full of `w` until `stop` fires, then lets it drain. */
+async function pipelineLoad(client: Transport, addr: string, w: Workload, meter: Meter, stop: AbortSignal): Promise<void> {
+  const pipeline = await client.appendEntriesPipeline(SERVER_ID, addr);
+  const calledAt = new Float64Array(RING);
+  let sent = 0;
+  let done = 0;
+  try {
+    const consumed = (async () => {
+      for await (const f of pipeline.consumer()) {
+        if (f.error !== undefined) throw f.error;
+        checkAppend(w.request, f.response!, false);
+        if (meter.measuring) meter.pipelineLatency.add(performance.now() - calledAt[done % RING]!);
+        meter.futures++;
+        if (++done === sent && stop.aborted) return;
+      }
+    })();
+    consumed.catch(() => pipeline.close());
+    try {
+      while (!stop.aborted) {
+        calledAt[sent % RING] = performance.now();
+        sent++;
+        await pipeline.appendEntries(w.request);
+      }
+    } catch (err) {
+      await consumed;
+      throw err;
+    }
+    // Everything sent was consumed already: the consumer is waiting for a future that won't come.
+    if (done === sent) await pipeline.close();
+    await consumed;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+/** Streams snapshots back to back until `stop` fires (the one in flight completes). */
+async function snapshotLoad(client: Transport, addr: string, size: number, meter: Meter, stop: AbortSignal): Promise<void> {
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of snapshotData(size)) {
+      meter.snapshotBytes += chunk.length;
+      yield chunk;
+    }
+  }
+  while (!stop.aborted) {
+    const resp = await client.installSnapshot(SERVER_ID, addr, snapshotRequest(size), counted());
+    if (!resp.success) throw new Error('the server did not read the whole snapshot');
+  }
+}
+
+/** Heartbeats while `kind` of load saturates the link; the loads stop (and drain) before it returns. */
+async function phase(
+  client: Transport,
+  server: ServerProcess,
+  workload: Workload,
+  plan: IsolationPlan,
+  kind: LoadKind,
+): Promise<IsolationPhase> {
+  const addr = server.addr;
+  const meter = new Meter();
+  const stop = new AbortController();
+  const loads: Array<Promise<void>> = [];
+  if (kind === 'pipeline' || kind === 'both') loads.push(pipelineLoad(client, addr, workload, meter, stop.signal));
+  if (kind === 'snapshot' || kind === 'both') loads.push(snapshotLoad(client, addr, plan.snapshotSize, meter, stop.signal));
+  // A load that fails ends the phase rather than leaving it measuring an idle link.
+  const failed = Promise.race(loads.map((p) => p.then(() => new Promise<never>(() => {}))));
+  failed.catch(() => {});
+  try {
+    if (loads.length > 0) await Promise.race([sleep(300), failed]); // let the load reach full speed
+    const local = new ProcessSampler();
+    await server.sampleStart();
+    local.start();
+    const start = { t: performance.now(), futures: meter.futures, bytes: meter.snapshotBytes };
+    meter.measuring = true;
+    const heartbeats = await Promise.race([heartbeatSeries(client, addr, plan.heartbeats, plan.intervalMs), failed]);
+    meter.measuring = false;
+    const clientLoopDelay = local.stop().loopDelay;
+    const serverLoopDelay = (await server.sampleStop()).loopDelay;
+    const seconds = (performance.now() - start.t) / 1000;
+    const futures = meter.futures - start.futures;
+    const lat = meter.pipelineLatency;
+    return {
+      load: kind,
+      heartbeats,
+      seconds,
+      pipelineRps: futures / seconds,
+      pipelineMbps: (futures * workload.payloadBytes) / seconds / 1e6,
+      ...(lat.size > 0 ? { pipelineLatency: { n: lat.size, ...lat.percentiles() } } : {}),
+      snapshotMbps: (meter.snapshotBytes - start.bytes) / seconds / 1e6,
+      clientLoopDelay,
+      serverLoopDelay,
+    };
+  } finally {
+    stop.abort();
+    await Promise.all(loads);
+  }
+}
+
+export async function isolationRun(
+  client: Transport,
+  server: ServerProcess,
+  workload: Workload,
+  plan: IsolationPlan,
+  progress: (what: string) => void,
+): Promise<IsolationStats> {
+  // Warm the pooled connection and both processes' JIT on the heartbeat path.
+  await heartbeatSeries(client, server.addr, 100, 0);
+  const phases: IsolationPhase[] = [];
+  for (const kind of ['none', 'pipeline', 'snapshot', 'both'] as const) {
+    progress(`heartbeat isolation: load ${kind}`);
+    phases.push(await phase(client, server, workload, plan, kind));
+  }
+  return { intervalMs: plan.intervalMs, snapshotSize: plan.snapshotSize, phases };
+}

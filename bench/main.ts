@@ -1,0 +1,236 @@
+/**
+ * `npm start`: the project's main job. Measures our NetworkTransport over
+ * real TCP with the client (this process) and the server in separate
+ * processes, against two baselines taken in the same run: the raw ceiling
+ * (pre-encoded frames, no codec) and, when Go is installed, hashicorp/raft's
+ * own NetworkTransport. Then snapshots, heartbeat isolation under load, and
+ * the in-memory transport. Prints a table with ratios and the targets,
+ * writes bench/results/latest.json and docs/bench-sweep.svg.
+ *
+ *   npx tsx bench/main.ts [--quick] [--json] [--no-go] [--only=append,snapshot,isolation,inmem]
+ *
+ * Progress goes to stderr; with --json, stdout carries the results JSON and
+ * nothing else (the report moves to stderr). Exits 1 if any scenario failed;
+ * target misses are reported, not failures.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { newTCPTransport } from '../src/net/tcp-transport.ts';
+import { killAllGoProcesses } from '../test/interop/go-peer.ts';
+import { killAllChildren, startServerProcess, type ServerProcess } from './children.ts';
+import { goUnavailableReason, startGoBaseline, type GoBaseline } from './go-baseline.ts';
+import { benchInmem } from './inmem.ts';
+import { isolationRun } from './isolation-bench.ts';
+import { describeMachine } from './machine.ts';
+import { makePlan } from './plan.ts';
+import { rawBulk } from './raw-client.ts';
+import { renderReport } from './report.ts';
+import { Runner } from './runner.ts';
+import type { BenchResults } from './results.ts';
+import { SNAPSHOT_CHUNK, snapshotRun } from './snapshot-bench.ts';
+import { sweepChart } from './sweep-chart.ts';
+import { sweep, sweepSteps } from './sweep.ts';
+import { evaluateTargets } from './targets.ts';
+import { workloads } from './workloads.ts';
+
+const SECTIONS = ['append', 'snapshot', 'isolation', 'inmem'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS_FILE = path.join(ROOT, 'bench/results/latest.json');
+const SVG_FILE = path.join(ROOT, 'docs/bench-sweep.svg');
+
+interface Args {
+  quick: boolean;
+  json: boolean;
+  go: boolean;
+  sections: Set<Section>;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, json: false, go: true, sections: new Set(SECTIONS) };
+  for (const a of argv) {
+    if (a === '--quick') args.quick = true;
+    else if (a === '--json') args.json = true;
+    else if (a === '--no-go') args.go = false;
+    else if (a.startsWith('--only=')) {
+      const names = a.slice('--only='.length).split(',');
+      const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (bad.length > 0) usage(`unknown section(s) ${bad.join(', ')}`);
+      args.sections = new Set(names as Section[]);
+    } else if (a === '--help' || a === '-h') usage();
+    else usage(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+function usage(problem?: string): never {
+  const text = `usage: npx tsx bench/main.ts [--quick] [--json] [--no-go] [--only=${SECTIONS.join(',')}]
+  --quick   a tenth of the requests, a 64 MiB snapshot: under a minute
+  --json    results JSON on stdout (nothing else); the report goes to stderr
+  --no-go   skip the Go baseline (part of the append section)
+  --only    run only these sections`;
+  if (problem) console.error(`bench: ${problem}`);
+  console.error(text);
+  process.exit(problem ? 2 : 0);
+}
+
+/** Kills every child process; safe to call more than once, and from an 'exit' handler. */
+function killChildren(): void {
+  killAllChildren();
+  killAllGoProcesses();
+}
+
+/** Fails the job if a server process saw errors while serving. */
+async function checkServer(run: Runner, server: ServerProcess): Promise<void> {
+  await run.step(`${server.kind} server health`, async () => {
+    const stats = await server.stats();
+    if (stats.errors.length > 0) throw new Error(stats.errors.join('; '));
+  });
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const plan = makePlan(args.quick);
+  const want = (s: Section): boolean => args.sections.has(s);
+  const ws = workloads();
+  const run = new Runner(args.quick);
+  const t0 = performance.now();
+  const results: BenchResults = {
+    schema: 1,
+    startedAt: new Date().toISOString(),
+    durationSeconds: 0,
+    quick: args.quick,
+    machine: describeMachine(),
+    windows: plan.windows,
+    append: [],
+    targets: [],
+    errors: run.errors,
+  };
+  const goSkipped = args.go ? goUnavailableReason() : 'disabled with --no-go';
+  if (goSkipped !== undefined) results.goSkipped = goSkipped;
+  const runGo = want('append') && goSkipped === undefined;
+
+  run.progress.total =
+    2 + // server health checks
+    (want('append') ? sweepSteps(plan, ws.length, runGo) : 0) +
+    (want('snapshot') ? 2 : 0) +
+    (want('isolation') ? 1 : 0) +
+    (want('inmem') ? 1 : 0);
+
+  run.progress.update('starting server processes');
+  const [server, raw] = await Promise.all([startServerProcess('transport'), startServerProcess('raw')]);
+  run.watch(server);
+  run.watch(raw);
+  try {
+    if (want('append')) {
+      let go: GoBaseline | undefined;
+      if (runGo) {
+        run.progress.update('building and starting the Go baseline');
+        try {
+          go = await startGoBaseline();
+          results.machine.go = go.version;
+        } catch (err) {
+          run.errors.push({ scenario: 'Go baseline', message: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      try {
+        const out = await sweep(run.step.bind(run), plan, ws, server.addr, raw.addr, go);
+        results.append = out.append;
+        if (out.go) results.go = out.go;
+      } finally {
+        await go?.close();
+      }
+    }
+
+    if (want('snapshot')) {
+      results.snapshot = {};
+      // A fresh server process, so its RSS baseline carries nothing from earlier scenarios.
+      const ours = await run.step(`ours InstallSnapshot ${plan.snapshotSize / 2 ** 20} MiB`, async () => {
+        const fresh = await startServerProcess('transport');
+        const client = await newTCPTransport('127.0.0.1:0');
+        try {
+          return await snapshotRun(client, fresh, plan.snapshotSize);
+        } finally {
+          await client.close();
+          await fresh.close();
+        }
+      });
+      if (ours) results.snapshot.ours = ours;
+      const bulk = await run.step(`raw bulk ${plan.snapshotSize / 2 ** 20} MiB`, () => rawBulk(raw.addr, plan.snapshotSize, SNAPSHOT_CHUNK));
+      if (bulk) results.snapshot.raw = bulk;
+    }
+
+    if (want('isolation')) {
+      const load = ws.find((w) => w.id === '64x1k')!;
+      const iso = await run.step('heartbeat isolation', async () => {
+        const client = await newTCPTransport('127.0.0.1:0');
+        try {
+          return await isolationRun(client, server, load, plan.isolation, (what) => run.progress.update(what));
+        } finally {
+          await client.close();
+        }
+      });
+      if (iso) results.isolation = iso;
+    }
+
+    if (want('inmem')) {
+      const inmem = await run.step('InmemTransport', () => benchInmem(plan.inmemN));
+      if (inmem) results.inmem = inmem;
+    }
+
+    await checkServer(run, server);
+    await checkServer(run, raw);
+  } finally {
+    run.finish();
+    run.progress.update('stopping server processes');
+    await Promise.all([server.close(), raw.close()]);
+    run.progress.done();
+  }
+
+  results.durationSeconds = (performance.now() - t0) / 1000;
+  results.machine.loadavgEnd = os.loadavg()[0]!;
+  results.targets = evaluateTargets(results);
+
+  fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+  const wrote = [path.relative(ROOT, RESULTS_FILE)];
+  if (results.append.some((w) => w.ours.pipelined.length > 0)) {
+    fs.mkdirSync(path.dirname(SVG_FILE), { recursive: true });
+    fs.writeFileSync(SVG_FILE, sweepChart(results));
+    wrote.push(path.relative(ROOT, SVG_FILE));
+  }
+
+  const report = `${renderReport(results)}\nwrote ${wrote.join(', ')}\n`;
+  if (args.json) {
+    process.stderr.write(report);
+    await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(results, null, 2)}\n`, () => resolve()));
+  } else {
+    await new Promise<void>((resolve) => process.stdout.write(report, () => resolve()));
+  }
+  if (results.errors.length > 0) {
+    process.stderr.write(`bench: ${results.errors.length} scenario(s) failed; see FAILED above\n`);
+    return 1;
+  }
+  return 0;
+}
+
+process.on('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`\nbench: ${signal}, stopping server processes\n`);
+    killChildren();
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`\nbench: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    killChildren();
+    process.exit(1);
+  },
+);

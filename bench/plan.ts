@@ -1,0 +1,66 @@
+/**
+ * How much of everything to run. Fixed request counts per workload, sized so
+ * each timed run lasts roughly a second on a 2-core machine (--quick: a
+ * fifth, and no 512 window), which keeps the full run to a few minutes.
+ * Counts, not durations: every run moves a known number of requests, like
+ * the Go bench.
+ */
+import type { IsolationPlan } from './isolation-bench.ts';
+import type { WorkloadId } from './workloads.ts';
+
+export interface Counts {
+  warmup: number;
+  /** Timed synchronous requests. */
+  sync: number;
+  /** Timed pipelined requests (per window). */
+  pipelined: number;
+}
+
+export interface Plan {
+  quick: boolean;
+  /** In-flight limits (maxRPCsInFlight) of the pipeline sweep. 64 is the transport's default. */
+  windows: number[];
+  counts: Record<WorkloadId, Counts>;
+  /** ABBA rounds per ours-vs-raw comparison (see rounds.ts); each side gets this many shares of the count. */
+  rounds: number;
+  snapshotSize: number;
+  isolation: IsolationPlan;
+  inmemN: number;
+}
+
+/** The sweep point compared with Go: the same nominal depth as Go's rpcMaxPipeline. */
+export const REFERENCE_WINDOW = 128;
+
+const MiB = 1024 * 1024;
+
+export function makePlan(quick: boolean): Plan {
+  const scale = quick ? 0.2 : 1;
+  const counts = (sync: number, pipelined: number): Counts => ({
+    warmup: Math.max(50, Math.round((sync * scale) / 10)),
+    sync: Math.round(sync * scale),
+    pipelined: Math.round(pipelined * scale),
+  });
+  return {
+    quick,
+    windows: quick ? [2, 8, 32, 64, 128] : [2, 8, 32, 64, 128, 512],
+    counts: {
+      heartbeat: counts(20_000, 200_000),
+      '128b': counts(20_000, 200_000),
+      '64x1k': counts(5_000, 30_000),
+      '256x4k': counts(500, 2_000),
+    },
+    rounds: 2,
+    snapshotSize: quick ? 64 * MiB : 256 * MiB,
+    isolation: { heartbeats: quick ? 300 : 1_000, intervalMs: 1, snapshotSize: 64 * MiB },
+    inmemN: quick ? 100_000 : 200_000,
+  };
+}
+
+/**
+ * A pipelined run's counts at `window`, in total over `rounds`: each round's
+ * warm-up fills the window at least once and its timed part spans at least
+ * four windows, so a deep window isn't measured by its first burst alone.
+ */
+export function pipelinedCounts(c: Counts, window: number, rounds = 1): { warmup: number; n: number } {
+  return { warmup: Math.max(c.warmup, window), n: Math.max(c.pipelined, 4 * window * rounds) };
+}
