@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AnyRequest, AnyResponse, InstallSnapshotRequest, RpcType, ServerAddress } from '../commands.ts';
 import { RpcType as Rpc } from '../commands.ts';
 import { ConnectionClosedError, ProtocolError, TransportError } from '../errors.ts';
@@ -11,8 +12,16 @@ import { FrameReader } from './frame-reader.ts';
 import type { PeerStats } from './peer-stats.ts';
 import type { DecodeLimits, WireFormat } from './wire-format.ts';
 
+/** User-space bytes queued on a socket beyond which senders wait for it to drain. */
+const WRITE_HIGH_WATER = 256 * 1024;
+
+/** Snapshot bytes written between turns of the event loop. */
+const SNAPSHOT_TURN_BYTES = 1024 * 1024;
+
 /** Requests sent in one tick leave together, but at most this many per write (see server-conn.ts). */
 const FLUSH_EVERY = 16;
+/** ...or once this many bytes are waiting: one huge write would hold the event loop in the kernel. */
+const FLUSH_BYTES = 64 * 1024;
 
 /**
  * Whoever waits for a response on a connection. An interface (not a
@@ -71,6 +80,20 @@ export class ClientConn {
     socket.on('close', () => this.fail(new ConnectionClosedError(`connection to ${target} closed`)));
   }
 
+  /**
+   * True while more than WRITE_HIGH_WATER bytes wait in user space for the
+   * socket: the peer (or the network) is slower than we produce, and senders
+   * should wait for `writable()` instead of piling up memory and latency.
+   */
+  get congested(): boolean {
+    return this.socket.writableLength > WRITE_HIGH_WATER;
+  }
+
+  /** Resolves once the socket drains (or closes). */
+  writable(): Promise<void> {
+    return this.drained();
+  }
+
   /** Responses still expected. */
   get outstanding(): number {
     return this.waiters.length - this.waitersHead;
@@ -78,18 +101,22 @@ export class ClientConn {
 
   /**
    * Queues a request; it is written together with any others sent in the same
-   * tick. Throws (leaving the connection usable) if the request can't be encoded.
+   * tick. Throws (leaving the connection usable) if the request can't be
+   * encoded. Returns the encoded size.
    */
-  send(type: RpcType, req: AnyRequest, waiter: ResponseWaiter): void {
+  send(type: RpcType, req: AnyRequest, waiter: ResponseWaiter): number {
     if (this.broken !== undefined) throw this.broken;
+    const before = this.writer.pending;
     this.writer.writeRequest(type, req);
+    const size = this.writer.pending - before;
     this.waiters.push(waiter);
-    if (++this.unflushed >= FLUSH_EVERY) {
+    if (++this.unflushed >= FLUSH_EVERY || this.writer.pending >= FLUSH_BYTES) {
       this.flush();
     } else if (!this.flushScheduled) {
       this.flushScheduled = true;
       process.nextTick(flushClientConn, this);
     }
+    return size;
   }
 
   /**
@@ -101,14 +128,24 @@ export class ClientConn {
     this.send(Rpc.InstallSnapshot, req, waiter);
     this.flush();
     let sent = 0;
+    let sinceYield = 0;
     for await (const chunk of exactly(data, req.size)) {
       if (this.broken !== undefined) throw this.broken;
       sent += chunk.length;
+      sinceYield += chunk.length;
       this.stats.bytesSent += chunk.length;
       if (channels.snapshotProgress.hasSubscribers) {
         channels.snapshotProgress.publish({ local: this.local, peer: this.target, direction: 'send', bytes: sent, size: req.size });
       }
-      if (!this.socket.write(chunk)) await this.drained();
+      if (!this.socket.write(chunk)) {
+        await this.drained();
+        sinceYield = 0;
+      } else if (sinceYield >= SNAPSHOT_TURN_BYTES) {
+        // A fast socket never says "wait", and an async source may never
+        // leave the microtask queue: give other work (heartbeats) a turn.
+        await yieldToLoop();
+        sinceYield = 0;
+      }
     }
     if (this.broken !== undefined) throw this.broken;
   }

@@ -1,10 +1,15 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type AnyResponse, type AppendEntriesRequest, type AppendEntriesResponse, RpcType, type ServerAddress } from '../commands.ts';
 import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../internal/append-window.ts';
+import { PendingCall } from '../internal/pending-call.ts';
 import type { AppendFuture, AppendPipeline, CallOptions } from '../transport.ts';
 import { channels } from '../diagnostics.ts';
 import type { ClientConn, ResponseWaiter } from './client-conn.ts';
 import type { PeerStats } from './peer-stats.ts';
+
+/** Request bytes a pipeline encodes per event-loop turn before making its sender wait for the next. */
+const TURN_BYTES = 256 * 1024;
 
 /**
  * Many AppendEntries in flight on one dedicated connection. Requests issued
@@ -22,6 +27,8 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   private readonly onClose: (p: NetPipeline) => void;
   private readonly stats: PeerStats;
   private readonly local: string;
+  /** Bytes encoded since the sender last gave the event loop a turn. */
+  private turnBytes = 0;
 
   constructor(
     conn: ClientConn,
@@ -48,14 +55,44 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
 
   appendEntries(req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendFuture> {
     const wait = this.window.acquire(opts, this.timeout);
-    if (wait === undefined) {
+    if (wait === undefined && !this.conn.congested) {
+      let future: AppendFuture;
       try {
-        return Promise.resolve(this.send(req));
+        future = this.send(req);
       } catch (err) {
         return Promise.reject(err);
       }
+      // A sender refilling a window of big batches would otherwise encode it
+      // all in one run of microtasks; past a turn's worth of bytes, the
+      // promise resolves on the next turn so timers and other sockets
+      // (heartbeats) get their go.
+      if (this.turnBytes < TURN_BYTES) return Promise.resolve(future);
+      this.turnBytes = 0;
+      return yieldToLoop(future);
     }
-    return wait.then(() => this.send(req));
+    return this.sendLater(wait, req, opts);
+  }
+
+  /**
+   * Waits for a window slot and then, when the socket is backed up (large
+   * entries, slow peer), for it to drain: the window counts requests, this
+   * bounds bytes, so big batches neither pile up in memory nor queue for
+   * hundreds of milliseconds behind each other.
+   */
+  private async sendLater(slot: Promise<void> | undefined, req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendFuture> {
+    if (slot !== undefined) await slot;
+    if (this.conn.congested && !this.window.closed) {
+      const call = new PendingCall<void>('timed out waiting for the connection to drain');
+      call.arm(opts?.timeout ?? this.timeout, opts?.signal);
+      void this.conn.writable().then(() => call.resolve());
+      try {
+        await call.promise;
+      } catch (err) {
+        this.window.unreserve();
+        throw err;
+      }
+    }
+    return this.send(req);
   }
 
   private send(req: AppendEntriesRequest): AppendFuture {
@@ -65,7 +102,7 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
     }
     const future = new AppendFutureImpl(req, this.timeout);
     try {
-      this.conn.send(RpcType.AppendEntries, req, this);
+      this.turnBytes += this.conn.send(RpcType.AppendEntries, req, this);
     } catch (err) {
       this.window.unreserve();
       throw err;

@@ -49,8 +49,12 @@ export interface ServerHost {
  */
 const FLUSH_EVERY = 16;
 
+/** Requests, and request bytes, one connection serves per event-loop turn before letting others run. */
+const TURN_REQUESTS = 64;
+const TURN_BYTES = 256 * 1024;
+
 /** Bytes buffered ahead of the request being served before the socket is paused. */
-const READ_HIGH_WATER = 1024 * 1024;
+const READ_HIGH_WATER = 256 * 1024;
 
 /**
  * An RPC that arrived on a connection. Answering it writes the response to
@@ -101,6 +105,11 @@ export class ServerConn {
   private current: ServerRPC | undefined;
   private snapshot: SnapshotFeed | undefined;
   private processing = false;
+  /** Requests and bytes this connection may still serve before yielding to the event loop. */
+  private budget = TURN_REQUESTS;
+  private budgetBytes = TURN_BYTES;
+  private resumeScheduled = false;
+  private budgetTurn = -1;
   private flushScheduled = false;
   private unflushed = 0;
   private closeAfterFlush = false;
@@ -173,7 +182,16 @@ export class ServerConn {
     if (this.closed || this.processing) return;
     this.processing = true;
     try {
+      const turn = currentTurn();
+      if (this.budgetTurn !== turn) {
+        this.budgetTurn = turn;
+        this.refill();
+      }
       while (this.current === undefined && !this.closeAfterFlush) {
+        if (this.budget <= 0 || this.budgetBytes <= 0) {
+          this.yieldTurn();
+          break;
+        }
         if (this.pendingType < 0) {
           const t = this.reader.readByte();
           if (t < 0) break;
@@ -184,6 +202,8 @@ export class ServerConn {
         if (bytes === undefined) break;
         const type = this.pendingType as RpcType;
         this.pendingType = -1;
+        this.budget--;
+        this.budgetBytes -= bytes.length;
         this.dispatch(type, decodeRequest(type, bytes, this.host.limits));
       }
     } catch (err) {
@@ -193,6 +213,30 @@ export class ServerConn {
     }
     this.processing = false;
     this.updateFlow();
+  }
+
+  /**
+   * Answers come back in microtasks, so a connection with a deep backlog
+   * could serve it all without the event loop ever turning, starving every
+   * other socket and timer (heartbeats included). After a turn's budget the
+   * rest waits for the next turn.
+   */
+  private yieldTurn(): void {
+    if (this.resumeScheduled) return;
+    this.resumeScheduled = true;
+    setImmediate(resumeServerConn, this);
+  }
+
+  /** Next turn of the event loop: a fresh budget. */
+  resume(): void {
+    this.resumeScheduled = false;
+    this.refill();
+    this.process();
+  }
+
+  private refill(): void {
+    this.budget = TURN_REQUESTS;
+    this.budgetBytes = TURN_BYTES;
   }
 
   private dispatch(type: RpcType, command: AnyRequest): void {
@@ -238,8 +282,12 @@ export class ServerConn {
   updateFlow(): void {
     if (this.closed) return;
     const backlog = this.socket.writableLength > READ_HIGH_WATER;
-    const full =
-      (this.snapshot?.full ?? false) || (this.current !== undefined && this.reader.buffered > READ_HIGH_WATER);
+    // With a backlog beyond the high-water mark that we are not serving right
+    // now (a request is outstanding, or this turn's budget is spent), leave
+    // further bytes in the kernel: TCP flow control then slows the sender
+    // instead of our memory growing. A frame still arriving is never paused.
+    const waiting = this.current !== undefined || this.resumeScheduled;
+    const full = (this.snapshot?.full ?? false) || (waiting && this.reader.buffered > READ_HIGH_WATER);
     if (backlog || full) {
       if (!this.socket.isPaused()) this.socket.pause();
     } else if (this.socket.isPaused()) {
@@ -317,6 +365,29 @@ export class ServerConn {
 
 function flushServerConn(conn: ServerConn): void {
   conn.flush();
+}
+
+/**
+ * Counts event-loop turns: the counter moves on in the check phase, so work
+ * done in one poll phase (libuv reads a busy socket many times in a row)
+ * shares one budget.
+ */
+let turnCounter = 0;
+let turnArmed = false;
+function currentTurn(): number {
+  if (!turnArmed) {
+    turnArmed = true;
+    setImmediate(nextTurn);
+  }
+  return turnCounter;
+}
+function nextTurn(): void {
+  turnCounter++;
+  turnArmed = false;
+}
+
+function resumeServerConn(conn: ServerConn): void {
+  conn.resume();
 }
 
 function onIdle(conn: ServerConn): void {
