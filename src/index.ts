@@ -20,3 +20,20 @@ export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type WireFormat } from './net
 export type { DialBackoffOptions } from './net/dial-backoff.ts';
 export type { LatencySummary, PeerStatsSnapshot, TransportStats } from './net/peer-stats.ts';
 export { PreciseDate } from './net/go-time.ts';
+export {
+  type PEM,
+  type TLSCredentials,
+  TLSStreamLayer,
+  type TLSStreamLayerOptions,
+} from './net/tls-stream-layer.ts';
+export { newTLSTransport, TLSTransport, type TLSTransportOptions } from './net/tls-transport.ts';
+export {
+  type ByteRange,
+  type FaultConfig,
+  type FaultEvent,
+  FaultInjectionStreamLayer,
+  type FaultLayerOptions,
+  FaultNetwork,
+  type FaultNetworkOptions,
+  type LatencyRange,
+} from './net/fault-stream-layer.ts';

@@ -33,7 +33,8 @@ export interface CallOptions {
 /** Snapshot bytes to send. A Node `Readable` qualifies. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
-interface RPCOf<T extends RpcType> {
+/** The shape every incoming RPC shares, specialised per RPC type. */
+export interface RPCOf<T extends RpcType> {
   /** Discriminant: `switch (rpc.type)` narrows `command` and `respond`. */
   readonly type: T;
   readonly command: RequestOf<T>;
@@ -111,13 +112,16 @@ export interface Transport {
   /** The address peers use to reach this transport. */
   localAddr(): ServerAddress;
 
+  /** Replicates entries to (or heartbeats) one follower, one round trip at a time. */
   appendEntries(
     id: ServerID,
     target: ServerAddress,
     req: AppendEntriesRequest,
     opts?: CallOptions,
   ): Promise<AppendEntriesResponse>;
+  /** Asks a peer for its vote in an election. */
   requestVote(id: ServerID, target: ServerAddress, req: RequestVoteRequest, opts?: CallOptions): Promise<RequestVoteResponse>;
+  /** Asks whether a vote would be granted, without bumping anyone's term (raft 1.7+ peers only). */
   requestPreVote(
     id: ServerID,
     target: ServerAddress,
@@ -132,6 +136,7 @@ export interface Transport {
     data: ByteSource,
     opts?: CallOptions,
   ): Promise<InstallSnapshotResponse>;
+  /** Tells a peer to start an election now, to hand leadership over. */
   timeoutNow(id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse>;
   /** Opens a pipeline to `target`; rejects with `ERR_NOT_SUPPORTED` where pipelining is off. */
   appendEntriesPipeline(id: ServerID, target: ServerAddress, opts?: CallOptions): Promise<AppendPipeline>;

@@ -209,7 +209,10 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     this.overflow.close(true);
   }
 
-  /** InmemEndpoint: an RPC touching this transport was answered or abandoned. */
+  /**
+   * InmemEndpoint: an RPC touching this transport was answered or abandoned.
+   * @internal
+   */
   forget(rpc: InmemRPC): void {
     if (rpc.from === this) this.outgoing.delete(rpc);
     else this.incoming.delete(rpc);
@@ -218,6 +221,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   /**
    * Hands an RPC to this transport's consumer (or heartbeat handler). False
    * when this transport is closed.
+   * @internal
    */
   deliver(rpc: InmemRPC): boolean {
     if (this.closedFlag) return false;
@@ -243,11 +247,15 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     return true;
   }
 
-  /** Registers an outgoing RPC so close() can fail it. */
+  /**
+   * Registers an outgoing RPC so close() can fail it.
+   * @internal
+   */
   track(rpc: InmemRPC): void {
     this.outgoing.add(rpc);
   }
 
+  /** @internal */
   routeTo(target: ServerAddress): InmemTransport | undefined {
     return this.routes.get(target);
   }

@@ -94,6 +94,11 @@ export class ClientConn {
     return this.drained();
   }
 
+  /** False once the connection broke or its socket was destroyed (even before 'close' arrives). */
+  get usable(): boolean {
+    return this.broken === undefined && !this.socket.destroyed;
+  }
+
   /** Responses still expected. */
   get outstanding(): number {
     return this.waiters.length - this.waitersHead;

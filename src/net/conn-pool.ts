@@ -19,14 +19,14 @@ export class ConnPool {
     const list = this.idle.get(target);
     if (list === undefined) return undefined;
     for (let conn = list.pop(); conn !== undefined; conn = list.pop()) {
-      if (conn.broken === undefined) return conn;
+      if (conn.usable) return conn;
     }
     return undefined;
   }
 
   /** Returns a connection after use; one that broke, or one too many, is closed. */
   give(conn: ClientConn): void {
-    if (conn.broken !== undefined) return;
+    if (!conn.usable) return;
     let list = this.idle.get(conn.target);
     if (list === undefined) {
       list = [];

@@ -112,9 +112,13 @@ const textDecoder = new TextDecoder();
  * behind a pipeline's backlog or a snapshot's bytes.
  */
 export class NetworkTransport implements Transport, ServerHost {
+  /** @internal */
   readonly logger: Logger;
+  /** @internal */
   readonly limits: DecodeLimits;
+  /** @internal */
   readonly maxSnapshotSize: number;
+  /** @internal */
   readonly idleTimeout: number;
   private readonly opts: Resolved;
   private readonly layer: StreamLayer;
@@ -127,7 +131,10 @@ export class NetworkTransport implements Transport, ServerHost {
   private readonly shutdown = new AbortController();
   private readonly backoff: DialBackoff;
   private readonly peerStats = new Map<ServerAddress, PeerStats>();
-  /** Inbound counters; ServerConns update them directly. */
+  /**
+   * Inbound counters; ServerConns update them directly.
+   * @internal
+   */
   readonly inbound = { rpcsReceived: 0, protocolErrors: 0, bytesReceived: 0 };
   private hbHandler: HeartbeatHandler | null = null;
   private closing: Promise<void> | undefined;
@@ -251,17 +258,26 @@ export class NetworkTransport implements Transport, ServerHost {
     this.hbHandler = handler;
   }
 
-  /** ServerHost: the heartbeat fast path, read per request so it can change at any time. */
+  /**
+   * ServerHost: the heartbeat fast path, read per request so it can change at any time.
+   * @internal
+   */
   heartbeatHandler(): HeartbeatHandler | null {
     return this.hbHandler;
   }
 
-  /** ServerHost: queue an inbound RPC for the consumer. */
+  /**
+   * ServerHost: queue an inbound RPC for the consumer.
+   * @internal
+   */
   dispatch(rpc: ServerRPC): void {
     if (!this.queue.push(rpc)) rpc.respond(null, 'transport shutdown');
   }
 
-  /** ServerHost: forget a closed inbound connection. */
+  /**
+   * ServerHost: forget a closed inbound connection.
+   * @internal
+   */
   connectionClosed(conn: ServerConn): void {
     this.serverConns.delete(conn);
   }
@@ -353,7 +369,10 @@ export class NetworkTransport implements Transport, ServerHost {
     }
   }
 
-  /** The counters of one peer, created on first use. */
+  /**
+   * The counters of one peer, created on first use.
+   * @internal
+   */
   statsFor(addr: ServerAddress): PeerStats {
     let s = this.peerStats.get(addr);
     if (s === undefined) {
@@ -363,7 +382,10 @@ export class NetworkTransport implements Transport, ServerHost {
     return s;
   }
 
-  /** Returns a connection after a successful exchange (TrackedCall). */
+  /**
+   * Returns a connection after a successful exchange (TrackedCall).
+   * @internal
+   */
   release(conn: ClientConn): void {
     this.pool.give(conn);
   }
