@@ -13,7 +13,14 @@ import type { Workload } from './workloads.ts';
 export const SERVER_ID = 'bench-server';
 
 /** `warmup` untimed calls, then `n` timed ones, each awaited before the next. */
-export async function syncRun(client: Transport, addr: string, w: Workload, warmup: number, n: number, lat: LatencyRecorder): Promise<Timed> {
+export async function syncRun(
+  client: Transport,
+  addr: string,
+  w: Workload,
+  warmup: number,
+  n: number,
+  lat: LatencyRecorder,
+): Promise<Timed> {
   const req = w.request;
   const fastPath = isHeartbeat(req);
   for (let i = 0; i < warmup; i++) checkAppend(req, await client.appendEntries(SERVER_ID, addr, req), fastPath);

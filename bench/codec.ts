@@ -49,14 +49,15 @@ function append(es: Log[] | null): AppendEntriesRequest {
 function goShape(r: AppendEntriesRequest): Record<string, unknown> {
   return {
     Addr: r.rpcHeader.addr,
-    Entries: r.entries?.map((e) => ({
-      AppendedAt: new Uint8Array(15),
-      Data: e.data,
-      Extensions: e.extensions,
-      Index: e.index,
-      Term: e.term,
-      Type: e.type,
-    })) ?? null,
+    Entries:
+      r.entries?.map((e) => ({
+        AppendedAt: new Uint8Array(15),
+        Data: e.data,
+        Extensions: e.extensions,
+        Index: e.index,
+        Term: e.term,
+        Type: e.type,
+      })) ?? null,
     ID: r.rpcHeader.id,
     Leader: r.leader,
     LeaderCommitIndex: r.leaderCommitIndex,
@@ -151,7 +152,18 @@ for (const [name, req] of cases) {
   ]);
 }
 
-const head = ['AppendEntries', 'bytes', 'encode', 'lib encode', 'frame', 'decode', 'lib decode', 'lib parse', 'gain', 'enc+frame+dec'];
+const head = [
+  'AppendEntries',
+  'bytes',
+  'encode',
+  'lib encode',
+  'frame',
+  'decode',
+  'lib decode',
+  'lib parse',
+  'gain',
+  'enc+frame+dec',
+];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
 console.log(`ops/s, node ${process.version}`);

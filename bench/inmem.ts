@@ -14,7 +14,13 @@ export interface InmemResult {
   rps: number;
 }
 
-const resp: AppendEntriesResponse = { rpcHeader: { protocolVersion: 3 }, term: 1, lastLog: 1, success: true, noRetryBackoff: false };
+const resp: AppendEntriesResponse = {
+  rpcHeader: { protocolVersion: 3 },
+  term: 1,
+  lastLog: 1,
+  success: true,
+  noRetryBackoff: false,
+};
 
 function request(i: number): AppendEntriesRequest {
   return {
@@ -85,6 +91,8 @@ export async function benchInmem(n = 200_000): Promise<InmemResult[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const r of await benchInmem()) {
-    console.log(`${r.mode.padEnd(10)} ${Math.round(r.rps).toLocaleString('en-US').padStart(12)} RPC/s  (${r.n} in ${r.seconds.toFixed(2)} s)`);
+    console.log(
+      `${r.mode.padEnd(10)} ${Math.round(r.rps).toLocaleString('en-US').padStart(12)} RPC/s  (${r.n} in ${r.seconds.toFixed(2)} s)`,
+    );
   }
 }

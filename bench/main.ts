@@ -159,7 +159,9 @@ async function main(): Promise<number> {
         }
       });
       if (ours) results.snapshot.ours = ours;
-      const bulk = await run.step(`raw bulk ${plan.snapshotSize / 2 ** 20} MiB`, () => rawBulk(raw.addr, plan.snapshotSize, SNAPSHOT_CHUNK));
+      const bulk = await run.step(`raw bulk ${plan.snapshotSize / 2 ** 20} MiB`, () =>
+        rawBulk(raw.addr, plan.snapshotSize, SNAPSHOT_CHUNK),
+      );
       if (bulk) results.snapshot.raw = bulk;
     }
 

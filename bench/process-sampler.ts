@@ -38,7 +38,10 @@ export class ProcessSampler {
     const late = (ns: number): number => Math.max(0, ns / 1000 - 1000);
     return {
       rss: { baseline: this.baseline, peak: this.peak, growth: this.peak - this.baseline, samples: this.samples },
-      loopDelay: h && h.count > 0 ? { p50us: late(h.percentile(50)), p99us: late(h.percentile(99)), maxus: late(h.max) } : { p50us: 0, p99us: 0, maxus: 0 },
+      loopDelay:
+        h && h.count > 0
+          ? { p50us: late(h.percentile(50)), p99us: late(h.percentile(99)), maxus: late(h.max) }
+          : { p50us: 0, p99us: 0, maxus: 0 },
     };
   }
 

@@ -86,7 +86,11 @@ export async function rawFrames(
  * exactly as a snapshot sender must, and resolves with MB/s once the server
  * has counted them all.
  */
-export async function rawBulk(addr: string, total: number, chunk: Buffer): Promise<{ bytes: number; seconds: number; mbps: number }> {
+export async function rawBulk(
+  addr: string,
+  total: number,
+  chunk: Buffer,
+): Promise<{ bytes: number; seconds: number; mbps: number }> {
   const socket = await connect(addr, encodePreamble(RawMode.Bulk, total));
   try {
     const acked = new Promise<void>((resolve, reject) => {

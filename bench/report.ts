@@ -26,11 +26,29 @@ function table(head: string[], rows: string[][], left = 2): string[] {
 }
 
 function sweepRows(s: Sweep): Array<{ mode: string; window: number; stats: RunStats | undefined }> {
-  return [{ mode: 'sync', window: 1, stats: s.sync }, ...s.pipelined.map((p) => ({ mode: 'pipelined', window: p.window, stats: p }))];
+  return [
+    { mode: 'sync', window: 1, stats: s.sync },
+    ...s.pipelined.map((p) => ({ mode: 'pipelined', window: p.window, stats: p })),
+  ];
 }
 
 function appendSection(r: BenchResults): string[] {
-  const head = ['workload', 'mode', 'window', 'req/s', 'MB/s', 'p50 µs', 'p99 µs', '×sync', '│', 'raw req/s', '×raw', '│', 'Go req/s', '×Go'];
+  const head = [
+    'workload',
+    'mode',
+    'window',
+    'req/s',
+    'MB/s',
+    'p50 µs',
+    'p99 µs',
+    '×sync',
+    '│',
+    'raw req/s',
+    '×raw',
+    '│',
+    'Go req/s',
+    '×Go',
+  ];
   const rows: string[][] = [];
   for (const w of r.append) {
     const raws = sweepRows(w.raw);
@@ -69,14 +87,19 @@ function appendSection(r: BenchResults): string[] {
 function snapshotSection(r: BenchResults): string[] {
   const s = r.snapshot;
   if (s === undefined) return [];
-  const out = [`InstallSnapshot, ${num((s.ours?.bytes ?? s.raw?.bytes ?? 0) / MiB)} MiB streamed from a generator in 64 KiB chunks`];
+  const out = [
+    `InstallSnapshot, ${num((s.ours?.bytes ?? s.raw?.bytes ?? 0) / MiB)} MiB streamed from a generator in 64 KiB chunks`,
+  ];
   if (s.ours) {
     out.push(
       `  ours  ${num(s.ours.mbps).padStart(6)} MB/s   peak RSS growth: client +${num(s.ours.clientRss.growth / MiB, 1)} MiB, ` +
         `server +${num(s.ours.serverRss.growth / MiB, 1)} MiB (sampled every 10 ms)`,
     );
   }
-  if (s.raw) out.push(`  raw   ${num(s.raw.mbps).padStart(6)} MB/s   bulk one-way bytes, the ceiling; ours/raw ${ratio(s.ours?.mbps, s.raw.mbps)}`);
+  if (s.raw)
+    out.push(
+      `  raw   ${num(s.raw.mbps).padStart(6)} MB/s   bulk one-way bytes, the ceiling; ours/raw ${ratio(s.ours?.mbps, s.raw.mbps)}`,
+    );
   return out;
 }
 
@@ -104,18 +127,35 @@ function isolationSection(r: BenchResults): string[] {
     `Heartbeat isolation: heartbeats via transport.appendEntries every ${i.intervalMs} ms while the load runs flat out`,
     `on the same client transport to the same server (pipeline: 64×1 KiB; snapshots: back-to-back ${num(i.snapshotSize / MiB)} MiB)`,
     ...table(
-      ['load', 'n', 'hb p50 µs', 'hb p99 µs', 'hb max µs', '│', 'pipe MB/s', 'pipe p50 µs', 'pipe p99 µs', 'snap MB/s', '│', 'client lag', 'server lag'],
+      [
+        'load',
+        'n',
+        'hb p50 µs',
+        'hb p99 µs',
+        'hb max µs',
+        '│',
+        'pipe MB/s',
+        'pipe p50 µs',
+        'pipe p99 µs',
+        'snap MB/s',
+        '│',
+        'client lag',
+        'server lag',
+      ],
       rows,
       1,
     ).map((l) => `  ${l}`),
-    '  hb = heartbeat round trip; pipe p50/p99 = a pipelined request\'s own latency, what a heartbeat queued behind it would see;',
-    '  lag = p99 event-loop delay in µs: the share of a heartbeat\'s wait that is a saturated process, not transport queueing',
+    "  hb = heartbeat round trip; pipe p50/p99 = a pipelined request's own latency, what a heartbeat queued behind it would see;",
+    "  lag = p99 event-loop delay in µs: the share of a heartbeat's wait that is a saturated process, not transport queueing",
   ];
 }
 
 function inmemSection(r: BenchResults): string[] {
   if (r.inmem === undefined) return [];
-  return ['InmemTransport (bench/inmem.ts, one process, 1×128 B)', ...r.inmem.map((x) => `  ${x.mode.padEnd(10)} ${num(x.rps).padStart(10)} RPC/s`)];
+  return [
+    'InmemTransport (bench/inmem.ts, one process, 1×128 B)',
+    ...r.inmem.map((x) => `  ${x.mode.padEnd(10)} ${num(x.rps).padStart(10)} RPC/s`),
+  ];
 }
 
 export function renderReport(r: BenchResults): string {

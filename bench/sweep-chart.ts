@@ -55,7 +55,9 @@ export function sweepChart(r: BenchResults): string {
     for (const m of [1, 2, 5]) {
       const v = d * m;
       if (v > yMax) break;
-      out.push(`<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${f1(y(v))}" y2="${f1(y(v))}" stroke="${m === 1 ? '#ccc' : '#eee'}"/>`);
+      out.push(
+        `<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${f1(y(v))}" y2="${f1(y(v))}" stroke="${m === 1 ? '#ccc' : '#eee'}"/>`,
+      );
       if (m === 1) out.push(`<text x="${PLOT.left - 6}" y="${f1(y(v) + 4)}" text-anchor="end">${siLabel(v)}</text>`);
     }
   }
@@ -75,11 +77,16 @@ export function sweepChart(r: BenchResults): string {
   const legend: string[] = [];
   r.append.forEach((w, i) => {
     const color = COLORS[i % COLORS.length]!;
-    const points = (s: typeof w.ours): Array<[number, number]> =>
-      [...(s.sync ? [[1, s.sync.rps] as [number, number]] : []), ...s.pipelined.map((p) => [p.window, p.rps] as [number, number])];
+    const points = (s: typeof w.ours): Array<[number, number]> => [
+      ...(s.sync ? [[1, s.sync.rps] as [number, number]] : []),
+      ...s.pipelined.map((p) => [p.window, p.rps] as [number, number]),
+    ];
     const path = (pts: Array<[number, number]>): string => pts.map(([wx, v]) => `${f1(x(wx))},${f1(y(v))}`).join(' ');
     const raw = points(w.raw);
-    if (raw.length > 1) out.push(`<polyline points="${path(raw)}" fill="none" stroke="${color}" stroke-width="1.2" stroke-dasharray="5 4" opacity="0.7"/>`);
+    if (raw.length > 1)
+      out.push(
+        `<polyline points="${path(raw)}" fill="none" stroke="${color}" stroke-width="1.2" stroke-dasharray="5 4" opacity="0.7"/>`,
+      );
     const ours = points(w.ours);
     if (ours.length > 1) out.push(`<polyline points="${path(ours)}" fill="none" stroke="${color}" stroke-width="2.2"/>`);
     for (const [wx, v] of ours) {
@@ -93,7 +100,9 @@ export function sweepChart(r: BenchResults): string {
     if (go) {
       const gx = x(GO_PIPELINE_WINDOW);
       const gy = y(go.rps);
-      out.push(`<path d="M${f1(gx)},${f1(gy - 7)} L${f1(gx + 7)},${f1(gy)} L${f1(gx)},${f1(gy + 7)} L${f1(gx - 7)},${f1(gy)} Z" fill="${color}" stroke="black"/>`);
+      out.push(
+        `<path d="M${f1(gx)},${f1(gy - 7)} L${f1(gx + 7)},${f1(gy)} L${f1(gx)},${f1(gy + 7)} L${f1(gx - 7)},${f1(gy)} Z" fill="${color}" stroke="black"/>`,
+      );
     }
     const ly = PLOT.top + 10 + i * 20;
     legend.push(

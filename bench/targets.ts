@@ -15,7 +15,8 @@ export interface Target {
 }
 
 const MiB = 1024 * 1024;
-const fmt = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (x: number, digits = 0): string =>
+  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function atWindow(w: WorkloadResults | undefined, window: number): RunStats | undefined {
   return w?.ours.pipelined.find((p) => p.window === window);
@@ -41,7 +42,13 @@ export function evaluateTargets(r: BenchResults): Target[] {
       4,
       `req/s, ours at ${win}`,
     ),
-    ratioTarget('pipelined 1×128 B ≥ 10× our sync', atWindow(small, REFERENCE_WINDOW)?.rps, small?.ours.sync?.rps, 10, `req/s, ${win}`),
+    ratioTarget(
+      'pipelined 1×128 B ≥ 10× our sync',
+      atWindow(small, REFERENCE_WINDOW)?.rps,
+      small?.ours.sync?.rps,
+      10,
+      `req/s, ${win}`,
+    ),
     ratioTarget(
       'pipelined 64×1 KiB ≥ 2.5× Go MB/s',
       atWindow(kib, REFERENCE_WINDOW)?.mbps,

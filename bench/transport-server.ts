@@ -36,7 +36,11 @@ export async function startTransportServer(): Promise<TransportServer> {
     for await (const chunk of rpc.reader as AsyncIterable<Uint8Array>) read += chunk.length;
     counters.snapshots++;
     counters.snapshotBytes += read;
-    rpc.respond({ rpcHeader: { protocolVersion: rpc.command.rpcHeader.protocolVersion }, term: rpc.command.term, success: read === rpc.command.size });
+    rpc.respond({
+      rpcHeader: { protocolVersion: rpc.command.rpcHeader.protocolVersion },
+      term: rpc.command.term,
+      success: read === rpc.command.size,
+    });
   };
 
   const served = (async () => {

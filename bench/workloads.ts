@@ -30,7 +30,15 @@ export function leaderHeader(): AppendEntriesRequest['rpcHeader'] {
 
 /** A true heartbeat by hashicorp's rule (term, leader, nothing else): it takes the server's fast path. */
 export function heartbeat(term = 5): AppendEntriesRequest {
-  return { rpcHeader: leaderHeader(), term, leader: LEADER_ADDR, prevLogEntry: 0, prevLogTerm: 0, entries: null, leaderCommitIndex: 0 };
+  return {
+    rpcHeader: leaderHeader(),
+    term,
+    leader: LEADER_ADDR,
+    prevLogEntry: 0,
+    prevLogTerm: 0,
+    entries: null,
+    leaderCommitIndex: 0,
+  };
 }
 
 /** `count` entries of `size` pseudo-random bytes; leaderCommitIndex carries their crc (the responder rules). */

@@ -31,7 +31,14 @@ export function registerTransportMetrics(transport: HasStats, registry: Registry
   // Read at scrape time; a snapshot is a few objects per peer.
   const stats = (): TransportStats => transport.stats();
 
-  type PeerCounter = 'rpcsSent' | 'rpcsSucceeded' | 'rpcsFailed' | 'remoteErrors' | 'bytesSent' | 'bytesReceived' | 'connectionsOpened';
+  type PeerCounter =
+    | 'rpcsSent'
+    | 'rpcsSucceeded'
+    | 'rpcsFailed'
+    | 'remoteErrors'
+    | 'bytesSent'
+    | 'bytesReceived'
+    | 'connectionsOpened';
   const perPeer: Array<[name: string, help: string, field: PeerCounter]> = [
     ['rpcs_sent_total', 'Outgoing RPCs started, per peer', 'rpcsSent'],
     ['rpcs_succeeded_total', 'Outgoing RPCs answered successfully, per peer', 'rpcsSucceeded'],
@@ -76,7 +83,12 @@ export function registerTransportMetrics(transport: HasStats, registry: Registry
       for (const p of stats().peers) {
         if (p.latency.count === 0) continue;
         const l = p.latency;
-        for (const [q, ms] of [['0.5', l.p50], ['0.9', l.p90], ['0.99', l.p99], ['1', l.max]] as const) {
+        for (const [q, ms] of [
+          ['0.5', l.p50],
+          ['0.9', l.p90],
+          ['0.99', l.p99],
+          ['1', l.max],
+        ] as const) {
           this.set({ peer: p.peer, quantile: q }, ms / 1000);
         }
       }

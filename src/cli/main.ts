@@ -88,7 +88,8 @@ function version(): string {
 function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -124,7 +125,9 @@ async function probeCommand(args: readonly string[], io: CliIO, signal?: AbortSi
     interval = intOption('interval', values.interval, 200, 0);
     json = values.json === true;
   } catch (err) {
-    io.err(`raft-transport probe: ${(err as Error).message}\nUsage: raft-transport probe <host:port> [--count N] [--timeout MS] [--interval MS] [--json]\n`);
+    io.err(
+      `raft-transport probe: ${(err as Error).message}\nUsage: raft-transport probe <host:port> [--count N] [--timeout MS] [--interval MS] [--json]\n`,
+    );
     return EXIT_USAGE;
   }
 
@@ -160,7 +163,9 @@ function describeResult(r: ProbeResult): string {
   const lines = [`--- ${r.target} probe statistics ---`, `${r.sent} sent, ${r.ok} ok, ${r.failed} failed`];
   if (r.rttMs !== undefined) {
     const t = r.rttMs;
-    lines.push(`rtt min/p50/p90/p99/max = ${ms(t.min)}/${ms(t.p50)}/${ms(t.p90)}/${ms(t.p99)}/${ms(t.max)} ms (the first includes the TCP connect)`);
+    lines.push(
+      `rtt min/p50/p90/p99/max = ${ms(t.min)}/${ms(t.p50)}/${ms(t.p90)}/${ms(t.p99)}/${ms(t.max)} ms (the first includes the TCP connect)`,
+    );
   }
   if (r.peerTerm !== undefined) lines.push(`peer term ${r.peerTerm}, last log index ${r.peerLastLog}`);
   return `${lines.join('\n')}\n`;

@@ -115,12 +115,16 @@ class DialOnlyLayer implements StreamLayer {
         clearTimeout(timer);
         socket.off('connect', onConnect).off('error', onError);
         signal?.removeEventListener('abort', onAbort);
-        if (err === undefined) return resolve(socket);
+        if (err === undefined) {
+          resolve(socket);
+          return;
+        }
         socket.destroy();
         reject(err);
       };
       const onConnect = (): void => done();
-      const onError = (err: Error): void => done(new PeerUnreachableError(`failed to connect to ${address}: ${err.message}`, { cause: err }));
+      const onError = (err: Error): void =>
+        done(new PeerUnreachableError(`failed to connect to ${address}: ${err.message}`, { cause: err }));
       const onAbort = (): void => done(new RpcAbortedError(signal?.reason));
       const timer = setTimeout(() => done(new RpcTimeoutError(`connect to ${address} timed out`, timeoutMs)), timeoutMs);
       socket.once('connect', onConnect).once('error', onError);
@@ -143,7 +147,11 @@ class DialOnlyLayer implements StreamLayer {
 export async function probe(target: ServerAddress, opts: ProbeOptions): Promise<ProbeResult> {
   parseHostPort(target); // a malformed address is a usage error, not an unreachable peer
   // No dial backoff: each probe should really try to connect.
-  const trans = new NetworkTransport(new DialOnlyLayer(), { timeout: opts.timeout, maxPool: 1, dialBackoff: { baseMs: 0, maxMs: 0 } });
+  const trans = new NetworkTransport(new DialOnlyLayer(), {
+    timeout: opts.timeout,
+    maxPool: 1,
+    dialBackoff: { baseMs: 0, maxMs: 0 },
+  });
   const samples: ProbeSample[] = [];
   try {
     for (let seq = 1; seq <= opts.count && opts.signal?.aborted !== true; seq++) {
@@ -168,7 +176,13 @@ export async function probe(target: ServerAddress, opts: ProbeOptions): Promise<
   }
   const answered = samples.filter((s) => s.response !== undefined);
   const last = answered[answered.length - 1]?.response;
-  const result: ProbeResult = { target, sent: samples.length, ok: answered.length, failed: samples.length - answered.length, samples };
+  const result: ProbeResult = {
+    target,
+    sent: samples.length,
+    ok: answered.length,
+    failed: samples.length - answered.length,
+    samples,
+  };
   if (answered.length > 0) result.rttMs = summarize(answered.map((s) => s.rttMs as number));
   if (last !== undefined) {
     result.peerTerm = last.term;

@@ -37,13 +37,7 @@ export class InmemPipeline implements AppendPipeline {
       throw new PipelineShutdownError();
     }
     const future = new AppendFutureImpl(req, this.trans.timeout);
-    const rpc = new InmemRPC(
-      RpcType.AppendEntries,
-      req,
-      { kind: 'pipeline', pipeline: this, future },
-      this.trans,
-      this.peer,
-    );
+    const rpc = new InmemRPC(RpcType.AppendEntries, req, { kind: 'pipeline', pipeline: this, future }, this.trans, this.peer);
     this.trans.track(rpc);
     if (!this.peer.deliver(rpc)) {
       this.trans.forget(rpc);

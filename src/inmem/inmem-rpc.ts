@@ -32,14 +32,7 @@ export class InmemRPC {
   picked = false;
   private responded = false;
 
-  constructor(
-    type: RpcType,
-    command: AnyRequest,
-    reply: InmemReply,
-    from: InmemEndpoint,
-    to: InmemEndpoint,
-    reader?: Readable,
-  ) {
+  constructor(type: RpcType, command: AnyRequest, reply: InmemReply, from: InmemEndpoint, to: InmemEndpoint, reader?: Readable) {
     this.type = type;
     this.command = command;
     this.reply = reply;
@@ -59,8 +52,7 @@ export class InmemRPC {
     this.responded = true;
     let err: Error | undefined;
     if (error != null && error !== '') {
-      err =
-        typeof error === 'string' ? new RemoteError(error) : new RemoteError(error.message, { cause: error });
+      err = typeof error === 'string' ? new RemoteError(error) : new RemoteError(error.message, { cause: error });
     } else if (response == null) {
       err = new RemoteError('peer responded with neither a response nor an error');
     }

@@ -117,12 +117,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     return this.call(RpcType.AppendEntries, target, req, opts) as Promise<AppendEntriesResponse>;
   }
 
-  requestVote(
-    _id: ServerID,
-    target: ServerAddress,
-    req: RequestVoteRequest,
-    opts?: CallOptions,
-  ): Promise<RequestVoteResponse> {
+  requestVote(_id: ServerID, target: ServerAddress, req: RequestVoteRequest, opts?: CallOptions): Promise<RequestVoteResponse> {
     return this.call(RpcType.RequestVote, target, req, opts) as Promise<RequestVoteResponse>;
   }
 
@@ -146,12 +141,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     return this.call(RpcType.InstallSnapshot, target, req, opts, reader, 10) as Promise<InstallSnapshotResponse>;
   }
 
-  timeoutNow(
-    _id: ServerID,
-    target: ServerAddress,
-    req: TimeoutNowRequest,
-    opts?: CallOptions,
-  ): Promise<TimeoutNowResponse> {
+  timeoutNow(_id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {
     return this.call(RpcType.TimeoutNow, target, req, opts) as Promise<TimeoutNowResponse>;
   }
 

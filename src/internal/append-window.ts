@@ -25,12 +25,11 @@ export class AppendFutureImpl implements AppendFuture {
 
   wait(): Promise<AppendEntriesResponse> {
     if (this.settled) {
-      return this.error === undefined
-        ? Promise.resolve(this.response as AppendEntriesResponse)
-        : Promise.reject(this.error);
+      return this.error === undefined ? Promise.resolve(this.response as AppendEntriesResponse) : Promise.reject(this.error);
     }
     const call = new PendingCall<AppendEntriesResponse>();
-    (this.waiters ??= []).push(call);
+    if (this.waiters === undefined) this.waiters = [call];
+    else this.waiters.push(call);
     return call.promise;
   }
 

@@ -75,7 +75,9 @@ export class ClientConn {
     this.writer = new MessageWriter(format);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new ConnectionClosedError(`connection to ${target} failed: ${err.message}`, { cause: err })));
+    socket.on('error', (err) =>
+      this.fail(new ConnectionClosedError(`connection to ${target} failed: ${err.message}`, { cause: err })),
+    );
     socket.on('end', () => this.fail(new ConnectionClosedError(`connection to ${target} closed by the peer`)));
     socket.on('close', () => this.fail(new ConnectionClosedError(`connection to ${target} closed`)));
   }
@@ -140,7 +142,13 @@ export class ClientConn {
       sinceYield += chunk.length;
       this.stats.bytesSent += chunk.length;
       if (channels.snapshotProgress.hasSubscribers) {
-        channels.snapshotProgress.publish({ local: this.local, peer: this.target, direction: 'send', bytes: sent, size: req.size });
+        channels.snapshotProgress.publish({
+          local: this.local,
+          peer: this.target,
+          direction: 'send',
+          bytes: sent,
+          size: req.size,
+        });
       }
       if (!this.socket.write(chunk)) {
         await this.drained();

@@ -36,8 +36,8 @@ import {
   type TimeoutNowRequest,
   type TimeoutNowResponse,
 } from '../commands.ts';
-import { InvalidValueError, LimitExceededError, ProtocolError, TransportError } from '../errors.ts';
-import { decodeGoTime, decodeGoTimeAt } from './go-time.ts';
+import { InvalidValueError, LimitExceededError, ProtocolError } from '../errors.ts';
+import { decodeGoTimeAt } from './go-time.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './wire-format.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -416,11 +416,29 @@ function readEntries(): Log[] | null {
   return out;
 }
 
-const K_AER = keyTable('Addr', 'Entries', 'ID', 'Leader', 'LeaderCommitIndex', 'PrevLogEntry', 'PrevLogTerm', 'ProtocolVersion', 'Term');
+const K_AER = keyTable(
+  'Addr',
+  'Entries',
+  'ID',
+  'Leader',
+  'LeaderCommitIndex',
+  'PrevLogEntry',
+  'PrevLogTerm',
+  'ProtocolVersion',
+  'Term',
+);
 
 function appendEntriesRequest(): AppendEntriesRequest {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
-  const r: AppendEntriesRequest = { rpcHeader: h, term: 0, leader: null, prevLogEntry: 0, prevLogTerm: 0, entries: null, leaderCommitIndex: 0 };
+  const r: AppendEntriesRequest = {
+    rpcHeader: h,
+    term: 0,
+    leader: null,
+    prevLogEntry: 0,
+    prevLogTerm: 0,
+    entries: null,
+    leaderCommitIndex: 0,
+  };
   const n = readMapHeader(1, struct);
   let hint = 0;
   for (let i = 0; i < n; i++) {
@@ -500,11 +518,27 @@ function appendEntriesResponse(): AppendEntriesResponse {
   return r;
 }
 
-const K_RVREQ = keyTable('Addr', 'Candidate', 'ID', 'LastLogIndex', 'LastLogTerm', 'LeadershipTransfer', 'ProtocolVersion', 'Term');
+const K_RVREQ = keyTable(
+  'Addr',
+  'Candidate',
+  'ID',
+  'LastLogIndex',
+  'LastLogTerm',
+  'LeadershipTransfer',
+  'ProtocolVersion',
+  'Term',
+);
 
 function requestVoteRequest(): RequestVoteRequest {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
-  const r: RequestVoteRequest = { rpcHeader: h, term: 0, candidate: null, lastLogIndex: 0, lastLogTerm: 0, leadershipTransfer: false };
+  const r: RequestVoteRequest = {
+    rpcHeader: h,
+    term: 0,
+    candidate: null,
+    lastLogIndex: 0,
+    lastLogTerm: 0,
+    leadershipTransfer: false,
+  };
   const n = readMapHeader(1, struct);
   let hint = 0;
   for (let i = 0; i < n; i++) {
@@ -785,8 +819,20 @@ function requestPreVoteResponse(): RequestPreVoteResponse {
   return r;
 }
 
-export const REQUEST_NAMES = ['AppendEntriesRequest', 'RequestVoteRequest', 'InstallSnapshotRequest', 'TimeoutNowRequest', 'RequestPreVoteRequest'];
-export const RESPONSE_NAMES = ['AppendEntriesResponse', 'RequestVoteResponse', 'InstallSnapshotResponse', 'TimeoutNowResponse', 'RequestPreVoteResponse'];
+export const REQUEST_NAMES = [
+  'AppendEntriesRequest',
+  'RequestVoteRequest',
+  'InstallSnapshotRequest',
+  'TimeoutNowRequest',
+  'RequestPreVoteRequest',
+];
+export const RESPONSE_NAMES = [
+  'AppendEntriesResponse',
+  'RequestVoteResponse',
+  'InstallSnapshotResponse',
+  'TimeoutNowResponse',
+  'RequestPreVoteResponse',
+];
 
 export function unknownType(type: number): ProtocolError {
   return new ProtocolError(`unknown rpc type ${String(type)}`);

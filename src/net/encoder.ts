@@ -514,7 +514,13 @@ const ZERO_RESPONSES: { readonly [T in RpcType]: AnyResponse } = {
   [RpcType.RequestPreVote]: { rpcHeader: ZERO_HEADER, term: 0, granted: false },
 };
 
-const RESPONSE_NAMES = ['AppendEntriesResponse', 'RequestVoteResponse', 'InstallSnapshotResponse', 'TimeoutNowResponse', 'RequestPreVoteResponse'];
+const RESPONSE_NAMES = [
+  'AppendEntriesResponse',
+  'RequestVoteResponse',
+  'InstallSnapshotResponse',
+  'TimeoutNowResponse',
+  'RequestPreVoteResponse',
+];
 
 function unknownType(type: number): InvalidValueError {
   return new InvalidValueError(`unknown RPC type ${String(type)}`);

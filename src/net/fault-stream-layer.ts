@@ -168,7 +168,10 @@ function switchOf(network: FaultNetwork): Switch {
   return switches.get(network) as Switch;
 }
 
-const between = (a: string, b: string) => (c: TrackedConn): boolean => (c.from === a && c.to === b) || (c.from === b && c.to === a);
+const between =
+  (a: string, b: string) =>
+  (c: TrackedConn): boolean =>
+    (c.from === a && c.to === b) || (c.from === b && c.to === a);
 
 /**
  * A simulated switch between FaultInjectionStreamLayers, so a test can cut

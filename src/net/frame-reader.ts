@@ -44,7 +44,9 @@ const BYTE_INFO = ((): Int8Array => {
   for (let b = 0x90; b < 0xa0; b++) t[b] = FIXARRAY;
   for (let b = 0xa0; b < 0xc0; b++) t[b] = 1 + (b & 0x1f); // fixstr
   for (let b = 0xe0; b < 0x100; b++) t[b] = 1; // negative fixint
-  const set = (bytes: number[], v: number): void => bytes.forEach((b) => (t[b] = v));
+  const set = (bytes: number[], v: number): void => {
+    for (const b of bytes) t[b] = v;
+  };
   set([0xc0, 0xc2, 0xc3], 1); // nil, false, true
   set([0xcc, 0xd0], 2);
   set([0xcd, 0xd1], 3);
@@ -351,7 +353,8 @@ export class FrameReader {
     if (endIdx === head) {
       // A plain Uint8Array view: cheaper to make than a Buffer's, and to sub-view again in the decoder.
       const c = chunks[head]!;
-      out = c.constructor === Uint8Array ? c.subarray(start, endOff) : new Uint8Array(c.buffer, c.byteOffset + start, endOff - start);
+      out =
+        c.constructor === Uint8Array ? c.subarray(start, endOff) : new Uint8Array(c.buffer, c.byteOffset + start, endOff - start);
     } else {
       out = Buffer.allocUnsafe(size);
       let at = 0;

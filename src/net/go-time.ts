@@ -48,14 +48,8 @@ export class PreciseDate extends Date {
    */
   constructor(epochMilliseconds: number, subMillisecondNanoseconds = 0) {
     super(epochMilliseconds);
-    if (
-      !Number.isInteger(subMillisecondNanoseconds) ||
-      subMillisecondNanoseconds < 0 ||
-      subMillisecondNanoseconds >= NS_PER_MS
-    ) {
-      throw new RangeError(
-        `subMillisecondNanoseconds must be an integer in 0..999999, got ${String(subMillisecondNanoseconds)}`,
-      );
+    if (!Number.isInteger(subMillisecondNanoseconds) || subMillisecondNanoseconds < 0 || subMillisecondNanoseconds >= NS_PER_MS) {
+      throw new RangeError(`subMillisecondNanoseconds must be an integer in 0..999999, got ${String(subMillisecondNanoseconds)}`);
     }
     this.#subMillisecondNanoseconds = subMillisecondNanoseconds;
   }

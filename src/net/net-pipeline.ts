@@ -1,5 +1,11 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { type AnyResponse, type AppendEntriesRequest, type AppendEntriesResponse, RpcType, type ServerAddress } from '../commands.ts';
+import {
+  type AnyResponse,
+  type AppendEntriesRequest,
+  type AppendEntriesResponse,
+  RpcType,
+  type ServerAddress,
+} from '../commands.ts';
 import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../internal/append-window.ts';
 import { PendingCall } from '../internal/pending-call.ts';
@@ -149,7 +155,10 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   shutdown(cause?: Error): void {
     if (this.window.closed) return;
     this.window.close(
-      new PipelineShutdownError(cause ? `append pipeline closed: ${cause.message}` : 'append pipeline closed', cause ? { cause } : undefined),
+      new PipelineShutdownError(
+        cause ? `append pipeline closed: ${cause.message}` : 'append pipeline closed',
+        cause ? { cause } : undefined,
+      ),
     );
     void this.conn.close();
     this.onClose(this);

@@ -30,14 +30,7 @@ import { handlesReleased } from '../internal/handles-released.ts';
 import { channels } from '../diagnostics.ts';
 import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
-import type {
-  AppendPipeline,
-  ByteSource,
-  CallOptions,
-  HeartbeatHandler,
-  RPC,
-  Transport,
-} from '../transport.ts';
+import type { AppendPipeline, ByteSource, CallOptions, HeartbeatHandler, RPC, Transport } from '../transport.ts';
 import { ClientConn, type ResponseWaiter } from './client-conn.ts';
 import { ConnPool } from './conn-pool.ts';
 import { DialBackoff, type DialBackoffOptions } from './dial-backoff.ts';
@@ -178,7 +171,12 @@ export class NetworkTransport implements Transport, ServerHost {
     return this.layer.addr();
   }
 
-  appendEntries(id: ServerID, target: ServerAddress, req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendEntriesResponse> {
+  appendEntries(
+    id: ServerID,
+    target: ServerAddress,
+    req: AppendEntriesRequest,
+    opts?: CallOptions,
+  ): Promise<AppendEntriesResponse> {
     return this.call(RpcType.AppendEntries, id, target, req, opts) as Promise<AppendEntriesResponse>;
   }
 
@@ -235,8 +233,13 @@ export class NetworkTransport implements Transport, ServerHost {
     }
     const addr = this.resolve(id, target);
     const conn = this.pool.take(addr) ?? (await this.dial(addr, opts?.timeout ?? this.opts.timeout, opts?.signal));
-    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, this.statsFor(addr), this.localAddr(), (p) =>
-      this.pipelines.delete(p),
+    const pipeline = new NetPipeline(
+      conn,
+      this.opts.maxRPCsInFlight,
+      this.opts.timeout,
+      this.statsFor(addr),
+      this.localAddr(),
+      (p) => this.pipelines.delete(p),
     );
     if (this.closing !== undefined) {
       await pipeline.close();
@@ -470,13 +473,7 @@ export class NetworkTransport implements Transport, ServerHost {
     }
     const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
     const remote = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
-    const conn = new ServerConn(
-      socket,
-      this,
-      new FrameReader(this.opts.limits),
-      new MessageWriter(this.opts.wireFormat),
-      remote,
-    );
+    const conn = new ServerConn(socket, this, new FrameReader(this.opts.limits), new MessageWriter(this.opts.wireFormat), remote);
     this.serverConns.add(conn);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     this.serverSockets.add(closed);
@@ -521,7 +518,12 @@ class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
     // A call given up mid-flight leaves an answer on the way: the connection can't be reused.
     this.call.onCancel = (err) => conn.fail(err);
     if (channels.rpcSend.hasSubscribers) {
-      channels.rpcSend.publish({ local: this.transport.localAddr(), target: this.target, type: this.responseType, request: this.request });
+      channels.rpcSend.publish({
+        local: this.transport.localAddr(),
+        target: this.target,
+        type: this.responseType,
+        request: this.request,
+      });
     }
   }
 
@@ -553,7 +555,13 @@ class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
     } else {
       this.stats.failed(err instanceof RemoteError);
       if (channels.rpcError.hasSubscribers) {
-        channels.rpcError.publish({ local: this.transport.localAddr(), target: this.target, type: this.responseType, error: err, durationMs: ms });
+        channels.rpcError.publish({
+          local: this.transport.localAddr(),
+          target: this.target,
+          type: this.responseType,
+          error: err,
+          durationMs: ms,
+        });
       }
     }
   }

@@ -48,7 +48,7 @@ function bucketOf(us: number): number {
   return Math.min(BUCKETS - 1, (exp + 1) * SUB + mant);
 }
 
-function valueOf(bucket: number): number {
+function bucketValue(bucket: number): number {
   if (bucket < SUB) return bucket;
   const exp = Math.floor(bucket / SUB) - 1;
   const mant = bucket % SUB;
@@ -122,7 +122,7 @@ export class PeerStats {
     let seen = 0;
     for (let b = 0; b < BUCKETS; b++) {
       seen += this.histogram[b] as number;
-      if (seen >= rank) return Math.min(this.maxMs, valueOf(b) / 1000);
+      if (seen >= rank) return Math.min(this.maxMs, bucketValue(b) / 1000);
     }
     return this.maxMs;
   }

@@ -9,13 +9,7 @@ import {
   RpcType,
   rpcTypeName,
 } from '../commands.ts';
-import {
-  AlreadyRespondedError,
-  ConnectionClosedError,
-  LimitExceededError,
-  ProtocolError,
-  TransportError,
-} from '../errors.ts';
+import { AlreadyRespondedError, ConnectionClosedError, LimitExceededError, ProtocolError, TransportError } from '../errors.ts';
 import { channels } from '../diagnostics.ts';
 import type { Logger } from '../logger.ts';
 import type { AppendEntriesRPC, HeartbeatHandler } from '../transport.ts';
@@ -270,7 +264,13 @@ export class ServerConn {
   }
 
   private publishReceive(rpc: ServerRPC, heartbeat: boolean): void {
-    channels.rpcReceive.publish({ local: this.host.localAddr(), remote: this.remote, type: rpc.type, command: rpc.command, heartbeat });
+    channels.rpcReceive.publish({
+      local: this.host.localAddr(),
+      remote: this.remote,
+      type: rpc.type,
+      command: rpc.command,
+      heartbeat,
+    });
   }
 
   /** Reports snapshot bytes received so far (only called when someone listens). */
@@ -303,7 +303,9 @@ export class ServerConn {
    */
   private armIdle(): void {
     const stalled =
-      this.reader.midFrame || this.pendingType >= 0 || (this.snapshot !== undefined && !this.snapshot.complete && !this.snapshot.full);
+      this.reader.midFrame ||
+      this.pendingType >= 0 ||
+      (this.snapshot !== undefined && !this.snapshot.complete && !this.snapshot.full);
     if (!stalled || this.host.idleTimeout <= 0) {
       if (this.idleTimer !== undefined) {
         clearTimeout(this.idleTimer);
@@ -356,7 +358,9 @@ export class ServerConn {
 
   private fail(err: unknown): void {
     const error =
-      err instanceof TransportError ? err : new ProtocolError(`failed to decode incoming command: ${String(err)}`, { cause: err });
+      err instanceof TransportError
+        ? err
+        : new ProtocolError(`failed to decode incoming command: ${String(err)}`, { cause: err });
     this.host.inbound.protocolErrors++;
     this.host.logger.warn({ err: error, code: error.code, remote: this.remote }, 'raft-net: closing connection on bad input');
     this.destroy(error);

@@ -72,7 +72,12 @@ export class TLSStreamLayer implements StreamLayer {
   private failures = 0;
   private closing: Promise<void> | undefined;
 
-  private constructor(server: tls.Server, advertised: ServerAddress, opts: TLSStreamLayerOptions, clientContext: tls.SecureContext) {
+  private constructor(
+    server: tls.Server,
+    advertised: ServerAddress,
+    opts: TLSStreamLayerOptions,
+    clientContext: tls.SecureContext,
+  ) {
     this.server = server;
     this.advertised = advertised;
     this.opts = opts;
@@ -97,7 +102,10 @@ export class TLSStreamLayer implements StreamLayer {
     server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => {
       this.failures++;
       const remote = socket.remoteAddress !== undefined ? joinHostPort(socket.remoteAddress, socket.remotePort ?? 0) : 'unknown';
-      const reason = socket.authorizationError !== undefined ? new Error(`client certificate refused: ${String(socket.authorizationError)}`, { cause: err }) : err;
+      const reason =
+        socket.authorizationError !== undefined
+          ? new Error(`client certificate refused: ${String(socket.authorizationError)}`, { cause: err })
+          : err;
       this.logger.warn({ err: reason, remote }, 'raft-tls: dropped inbound connection that failed the TLS handshake');
     });
     // As in the TCP layer: errors after listen are transient and must not crash the process.
@@ -113,7 +121,11 @@ export class TLSStreamLayer implements StreamLayer {
         throw new InvalidValueError(`advertise address ${opts.advertise} is not advertisable: name a specific host`);
       }
     }
-    const resolved: TLSStreamLayerOptions = { ...opts, minVersion: opts.minVersion ?? 'TLSv1.2', maxVersion: opts.maxVersion ?? 'TLSv1.3' };
+    const resolved: TLSStreamLayerOptions = {
+      ...opts,
+      minVersion: opts.minVersion ?? 'TLSv1.2',
+      maxVersion: opts.maxVersion ?? 'TLSv1.3',
+    };
     const clientContext = createContext(resolved, resolved);
     const server = tls.createServer({
       ...contextOptions(resolved, resolved),
@@ -223,7 +235,11 @@ export class TLSStreamLayer implements StreamLayer {
       const onSecure = (): void => {
         secured = true;
         if (!socket.authorized) {
-          done(new PeerUnreachableError(`TLS handshake with ${address} failed: server certificate not trusted: ${String(socket.authorizationError)}`));
+          done(
+            new PeerUnreachableError(
+              `TLS handshake with ${address} failed: server certificate not trusted: ${String(socket.authorizationError)}`,
+            ),
+          );
         } else if (!confirm || socket.getProtocol() !== 'TLSv1.3') {
           done();
         }

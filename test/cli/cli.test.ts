@@ -24,7 +24,10 @@ interface Run {
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -53,7 +56,10 @@ interface RaftNode {
 
 async function startRaftNode(): Promise<RaftNode> {
   const src = fileURLToPath(new URL('./raft-node/', import.meta.url));
-  const hash = createHash('sha256').update(fs.readFileSync(path.join(src, 'main.go'))).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(fs.readFileSync(path.join(src, 'main.go')))
+    .digest('hex')
+    .slice(0, 16);
   const bin = path.join(os.tmpdir(), `raft-transport-raft-node-${hash}`);
   if (!fs.existsSync(bin)) {
     const tmp = `${bin}.tmp-${process.pid}`;
@@ -161,7 +167,13 @@ describe('raft-transport probe', () => {
           continue;
         }
         received.push(rpc.command);
-        rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 7, lastLog: 42, success: rpc.command.term >= 7, noRetryBackoff: false });
+        rpc.respond({
+          rpcHeader: { protocolVersion: 3 },
+          term: 7,
+          lastLog: 42,
+          success: rpc.command.term >= 7,
+          noRetryBackoff: false,
+        });
       }
     })();
   });
@@ -200,10 +212,14 @@ describe('raft-transport probe', () => {
   });
 
   it('stops on Ctrl-C and still prints the summary, as ping does', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'probe', server.localAddr(), '--count', '1000', '--interval', '60000'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'probe', server.localAddr(), '--count', '1000', '--interval', '60000'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     await new Promise<void>((resolve) => {
@@ -253,42 +269,46 @@ describe('raft-transport probe against hashicorp/raft (Go)', () => {
   const go = goAvailable();
   if (!go.ok) console.warn(`skipping the Go probe tests: ${go.reason}`);
 
-  it.skipIf(!go.ok)('leaves a real Raft leader in place, while a higher term would depose it', async () => {
-    const node = await startRaftNode();
-    try {
-      const before = await node.state();
-      expect(before).toEqual({ state: 'Leader', term: node.term, lastLog: expect.any(Number) });
-
-      const r = await cli('probe', node.addr, '--count', '5', '--interval', '0', '--json');
-      expect(r.stderr).toBe('');
-      expect(r.code).toBe(0);
-      const result = JSON.parse(r.stdout) as ProbeResult;
-      // Raft answered with its own term and refused the stale request.
-      expect(result).toMatchObject({ sent: 5, ok: 5, failed: 0, peerTerm: node.term, peerLastLog: before.lastLog });
-      expect(result.samples.every((s) => s.response?.success === false)).toBe(true);
-      expect(await node.state()).toEqual(before);
-
-      // Control: the same request with a higher term is exactly what probe must never send.
-      const t = await newTCPTransport('127.0.0.1:0');
+  it.skipIf(!go.ok)(
+    'leaves a real Raft leader in place, while a higher term would depose it',
+    async () => {
+      const node = await startRaftNode();
       try {
-        const resp = await t.appendEntries('node-1', node.addr, {
-          rpcHeader: { protocolVersion: 3 },
-          term: node.term + 1,
-          leader: new TextEncoder().encode(t.localAddr()),
-          prevLogEntry: 0,
-          prevLogTerm: 0,
-          entries: null,
-          leaderCommitIndex: 0,
-        });
-        expect(resp.term).toBe(node.term + 1);
+        const before = await node.state();
+        expect(before).toEqual({ state: 'Leader', term: node.term, lastLog: expect.any(Number) });
+
+        const r = await cli('probe', node.addr, '--count', '5', '--interval', '0', '--json');
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        const result = JSON.parse(r.stdout) as ProbeResult;
+        // Raft answered with its own term and refused the stale request.
+        expect(result).toMatchObject({ sent: 5, ok: 5, failed: 0, peerTerm: node.term, peerLastLog: before.lastLog });
+        expect(result.samples.every((s) => s.response?.success === false)).toBe(true);
+        expect(await node.state()).toEqual(before);
+
+        // Control: the same request with a higher term is exactly what probe must never send.
+        const t = await newTCPTransport('127.0.0.1:0');
+        try {
+          const resp = await t.appendEntries('node-1', node.addr, {
+            rpcHeader: { protocolVersion: 3 },
+            term: node.term + 1,
+            leader: new TextEncoder().encode(t.localAddr()),
+            prevLogEntry: 0,
+            prevLogTerm: 0,
+            entries: null,
+            leaderCommitIndex: 0,
+          });
+          expect(resp.term).toBe(node.term + 1);
+        } finally {
+          await t.close();
+        }
+        expect((await node.state()).term).toBeGreaterThan(node.term);
       } finally {
-        await t.close();
+        await node.close();
       }
-      expect((await node.state()).term).toBeGreaterThan(node.term);
-    } finally {
-      await node.close();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it.skipIf(!go.ok)('gets answers from a Go NetworkTransport', async () => {
     const peer = await startGoServer();

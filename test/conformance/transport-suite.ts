@@ -167,7 +167,13 @@ export function runTransportConformance(factory: TransportFactory): void {
       const viaHandler: number[] = [];
       b.setHeartbeatHandler((rpc) => {
         viaHandler.push(rpc.command.term);
-        rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, lastLog: 0, success: true, noRetryBackoff: true });
+        rpc.respond({
+          rpcHeader: { protocolVersion: 3 },
+          term: rpc.command.term,
+          lastLog: 0,
+          success: true,
+          noRetryBackoff: true,
+        });
       });
       const viaConsumer: number[] = [];
       void serve(b, (rpc) => {
@@ -397,11 +403,12 @@ export function runTransportConformance(factory: TransportFactory): void {
     it('handles a concurrent vote fan-out like electSelf', async () => {
       const ts = await make(5);
       const [candidate, ...voters] = ts as [Transport, ...Transport[]];
-      voters.forEach((v, i) =>
-        void serve(v, (rpc) => {
-          if (rpc.type !== RpcType.RequestVote) throw new Error('unexpected');
-          rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, granted: i % 2 === 0 });
-        }),
+      voters.forEach(
+        (v, i) =>
+          void serve(v, (rpc) => {
+            if (rpc.type !== RpcType.RequestVote) throw new Error('unexpected');
+            rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, granted: i % 2 === 0 });
+          }),
       );
       const votes = await Promise.allSettled(
         voters.map((v, i) => candidate.requestVote(`v${i}`, v.localAddr(), voteReq({ term: 77 }))),

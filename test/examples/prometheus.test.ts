@@ -25,7 +25,10 @@ describe('examples/prometheus.ts', () => {
   it('exports per-peer counters, latency and inbound counts from stats()', async () => {
     const server = await newTCPTransport('127.0.0.1:0');
     const client = await newTCPTransport('127.0.0.1:0');
-    cleanup.push(() => server.close(), () => client.close());
+    cleanup.push(
+      () => server.close(),
+      () => client.close(),
+    );
     void (async () => {
       for await (const rpc of server.consumer()) {
         if (rpc.type === RpcType.TimeoutNow) rpc.respond({ rpcHeader: { protocolVersion: 3 } });
@@ -39,7 +42,9 @@ describe('examples/prometheus.ts', () => {
 
     const target = server.localAddr();
     for (let i = 0; i < 3; i++) await client.timeoutNow('s', target, { rpcHeader: { protocolVersion: 3 } });
-    await expect(client.requestPreVote('s', target, { rpcHeader: { protocolVersion: 3 }, term: 1, lastLogIndex: 0, lastLogTerm: 0 })).rejects.toMatchObject({
+    await expect(
+      client.requestPreVote('s', target, { rpcHeader: { protocolVersion: 3 }, term: 1, lastLogIndex: 0, lastLogTerm: 0 }),
+    ).rejects.toMatchObject({
       code: 'ERR_REMOTE',
     });
 

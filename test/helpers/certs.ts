@@ -56,14 +56,41 @@ export async function makeTestPKI(): Promise<TestPKI> {
     await writeFile(f('leaf.cnf'), EXTENSIONS);
     const makeCa = (name: string) =>
       run('openssl', [
-        'req', '-x509', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-days', '2', '-subj', `/CN=${name}`,
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        f(`${name}.key`),
+        '-out',
+        f(`${name}.crt`),
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
       ]);
     const makeLeaf = async (name: string, ca: string, serial: number): Promise<KeyPair> => {
       await run('openssl', ['req', '-new', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
       await run('openssl', [
-        'x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`),
-        '-set_serial', String(serial), '-days', '2', '-out', f(`${name}.crt`), '-extfile', f('leaf.cnf'),
+        'x509',
+        '-req',
+        '-in',
+        f(`${name}.csr`),
+        '-CA',
+        f(`${ca}.crt`),
+        '-CAkey',
+        f(`${ca}.key`),
+        '-set_serial',
+        String(serial),
+        '-days',
+        '2',
+        '-out',
+        f(`${name}.crt`),
+        '-extfile',
+        f('leaf.cnf'),
       ]);
       return { key: await readFile(f(`${name}.key`), 'utf8'), cert: await readFile(f(`${name}.crt`), 'utf8') };
     };

@@ -59,7 +59,13 @@ export function voteReq(over: Partial<RequestVoteRequest> = {}): RequestVoteRequ
 }
 
 export function preVoteReq(over: Partial<RequestPreVoteRequest> = {}): RequestPreVoteRequest {
-  return { rpcHeader: { protocolVersion: 3, id: enc('cand'), addr: enc('cand-addr') }, term: 12, lastLogIndex: 5, lastLogTerm: 4, ...over };
+  return {
+    rpcHeader: { protocolVersion: 3, id: enc('cand'), addr: enc('cand-addr') },
+    term: 12,
+    lastLogIndex: 5,
+    lastLogTerm: 4,
+    ...over,
+  };
 }
 
 export function snapshotReq(size: number, over: Partial<InstallSnapshotRequest> = {}): InstallSnapshotRequest {

@@ -6,7 +6,10 @@ runTransportConformance({
   sameObjects: true,
   unreachableAddr: () => 'nobody-home',
   async makeCluster(n, opts = {}) {
-    const ts = Array.from({ length: n }, () => new InmemTransport(undefined, { timeout: opts.timeout ?? 5_000, maxInFlight: opts.maxInFlight }));
+    const ts = Array.from(
+      { length: n },
+      () => new InmemTransport(undefined, { timeout: opts.timeout ?? 5_000, maxInFlight: opts.maxInFlight }),
+    );
     for (const a of ts) for (const b of ts) if (a !== b) a.connect(b.localAddr(), b);
     return {
       transports: ts,

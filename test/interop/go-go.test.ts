@@ -29,7 +29,17 @@ import {
 const go = goAvailable();
 if (!go.ok) console.warn(`[interop] skipping Go peer tests: ${go.reason}`);
 
-const ALL_SCENARIOS = ['append', 'vote', 'snapshot', 'timeoutnow', 'remote-error', 'heartbeat', 'large-ints', 'pipeline', 'concurrent'];
+const ALL_SCENARIOS = [
+  'append',
+  'vote',
+  'snapshot',
+  'timeoutnow',
+  'remote-error',
+  'heartbeat',
+  'large-ints',
+  'pipeline',
+  'concurrent',
+];
 
 describe.skipIf(!go.ok)('Go peer: Go client -> Go server (hashicorp/raft 1.1.2)', () => {
   let plain: GoServer;

@@ -113,7 +113,10 @@ async function doBuild(): Promise<string> {
   if (!avail.ok) throw new Error(`cannot build the Go peer: ${avail.reason}`);
   const hash = createHash('sha256');
   hash.update(spawnSync('go', ['version'], { encoding: 'utf8', env: goEnv() }).stdout);
-  for (const name of fs.readdirSync(PEER_DIR).filter((f) => f.endsWith('.go')).sort()) {
+  for (const name of fs
+    .readdirSync(PEER_DIR)
+    .filter((f) => f.endsWith('.go'))
+    .sort()) {
     hash.update(`\0${name}\0`);
     hash.update(fs.readFileSync(path.join(PEER_DIR, name)));
   }

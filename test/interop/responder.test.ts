@@ -100,11 +100,19 @@ describe('respondDeterministically', () => {
   it('InstallSnapshot: term = crc of the data read, success iff size bytes were read', async () => {
     const data = pseudoRandomBytes(100_000, 7);
     const chunks = [data.subarray(0, 1), data.subarray(1, 65_537), data.subarray(65_537)].map((c) => Buffer.from(c));
-    const full = fakeRpc(RpcType.InstallSnapshot, { rpcHeader: { protocolVersion: 1 }, size: data.length }, Readable.from(chunks));
+    const full = fakeRpc(
+      RpcType.InstallSnapshot,
+      { rpcHeader: { protocolVersion: 1 }, size: data.length },
+      Readable.from(chunks),
+    );
     await respondDeterministically(full.rpc, false);
     expect(full.answers[0]?.response).toEqual({ rpcHeader: { protocolVersion: 1 }, term: crc32(data), success: true });
 
-    const short = fakeRpc(RpcType.InstallSnapshot, { rpcHeader: { protocolVersion: 1 }, size: 10 }, Readable.from([Buffer.from('12345')]));
+    const short = fakeRpc(
+      RpcType.InstallSnapshot,
+      { rpcHeader: { protocolVersion: 1 }, size: 10 },
+      Readable.from([Buffer.from('12345')]),
+    );
     await respondDeterministically(short.rpc, false);
     expect(short.answers[0]?.response).toMatchObject({ success: false });
   });

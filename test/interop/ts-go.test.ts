@@ -47,9 +47,7 @@ afterAll(() => killAllGoProcesses());
 
 // ---------------------------------------------------------------------------
 describe.skipIf(skipReason !== undefined)('interop (a): Go 1.1.2 client -> TS server', () => {
-
-  beforeAll(async () => {
-  });
+  beforeAll(async () => {});
 
   /** A TS server answering by the rules (heartbeats through a handler when asked) for the length of `fn`. */
   async function withTsServer(heartbeat: boolean, fn: (addr: string) => Promise<void>): Promise<void> {
@@ -147,15 +145,28 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
         ),
       }),
     );
-    await append(appendRequest({ term: 8, prevLogEntry: 200, protocolVersion: 1, entries: [logEntry(201, 8, LogType.Command, pseudoRandomBytes(1 << 20, 42))] }));
-    const batch: Log[] = Array.from({ length: 500 }, (_, i) => logEntry(202 + i, 9, LogType.Command, pseudoRandomBytes(i % 97, i + 7)));
+    await append(
+      appendRequest({
+        term: 8,
+        prevLogEntry: 200,
+        protocolVersion: 1,
+        entries: [logEntry(201, 8, LogType.Command, pseudoRandomBytes(1 << 20, 42))],
+      }),
+    );
+    const batch: Log[] = Array.from({ length: 500 }, (_, i) =>
+      logEntry(202 + i, 9, LogType.Command, pseudoRandomBytes(i % 97, i + 7)),
+    );
     await append(appendRequest({ term: 9, prevLogEntry: 201, protocolVersion: 0, entries: batch }));
     await append(appendRequest({ term: 9, prevLogEntry: 10, entries: null }));
     await append(appendRequest({ term: 9, prevLogEntry: 11, entries: [] }));
   });
 
   it('AppendEntries: a wrong crc gives success=false (negative control)', async () => {
-    const req = appendRequest({ term: 10, prevLogEntry: 300, entries: [logEntry(301, 10, LogType.Command, all256(), enc.encode('x'))] });
+    const req = appendRequest({
+      term: 10,
+      prevLogEntry: 300,
+      entries: [logEntry(301, 10, LogType.Command, all256(), enc.encode('x'))],
+    });
     req.leaderCommitIndex += 1;
     const resp = await client.appendEntries(GO_ID, plain.addr, req);
     expect(resp).toMatchObject({ term: 10, lastLog: 301, success: false, noRetryBackoff: false });
@@ -201,9 +212,13 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
     }
   });
 
-  it('a remote error is ERR_REMOTE with Go\'s message, and the connection stays usable', async () => {
+  it("a remote error is ERR_REMOTE with Go's message, and the connection stays usable", async () => {
     const err = await client
-      .appendEntries(GO_ID, plain.addr, appendRequest({ term: 666, prevLogEntry: 1, entries: [logEntry(2, 666, LogType.Command, enc.encode('x'))] }))
+      .appendEntries(
+        GO_ID,
+        plain.addr,
+        appendRequest({ term: 666, prevLogEntry: 1, entries: [logEntry(2, 666, LogType.Command, enc.encode('x'))] }),
+      )
       .then(
         () => undefined,
         (e: unknown) => e,
@@ -373,7 +388,11 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
           case 0:
           case 1:
             await append(
-              appendRequest({ term, prevLogEntry: i, entries: [logEntry(i + 1, term, LogType.Command, pseudoRandomBytes(100 + w, term))] }),
+              appendRequest({
+                term,
+                prevLogEntry: i,
+                entries: [logEntry(i + 1, term, LogType.Command, pseudoRandomBytes(100 + w, term))],
+              }),
               hb.addr,
             );
             break;

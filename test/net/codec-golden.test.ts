@@ -16,9 +16,12 @@ import type { WireFormat } from '../../src/net/wire-format.ts';
 const WIRE_DIR = new URL('../../../shared/wire/', import.meta.url);
 const FILE_112 = 'hashicorp-raft-1.1.2-vectors.json';
 const FILE_LATEST = 'hashicorp-raft-latest-vectors.json';
-const haveVectors = existsSync(fileURLToPath(new URL(FILE_112, WIRE_DIR))) && existsSync(fileURLToPath(new URL(FILE_LATEST, WIRE_DIR)));
+const haveVectors =
+  existsSync(fileURLToPath(new URL(FILE_112, WIRE_DIR))) && existsSync(fileURLToPath(new URL(FILE_LATEST, WIRE_DIR)));
 if (!haveVectors) {
-  console.warn(`codec-golden: skipped, Go golden vectors not found at ${fileURLToPath(WIRE_DIR)} (expected beside the repo root)`);
+  console.warn(
+    `codec-golden: skipped, Go golden vectors not found at ${fileURLToPath(WIRE_DIR)} (expected beside the repo root)`,
+  );
 }
 
 interface Vector {
@@ -113,7 +116,15 @@ function expected(name: string, latest: boolean): { request: AnyRequest; respons
       };
     case 'append-entries-error':
       return {
-        request: { rpcHeader: h(0, false), term: 666, leader: text('x'), prevLogEntry: 1, prevLogTerm: 0, entries: null, leaderCommitIndex: 0 },
+        request: {
+          rpcHeader: h(0, false),
+          term: 666,
+          leader: text('x'),
+          prevLogEntry: 1,
+          prevLogTerm: 0,
+          entries: null,
+          leaderCommitIndex: 0,
+        },
         response: { rpcHeader: h(0, false), term: 666, lastLog: 0, success: false, noRetryBackoff: false },
       };
     case 'append-entries-large-ints':
@@ -127,11 +138,24 @@ function expected(name: string, latest: boolean): { request: AnyRequest; respons
           entries: null,
           leaderCommitIndex: 2 ** 32,
         },
-        response: { rpcHeader: h(0, false), term: Number.MAX_SAFE_INTEGER, lastLog: 2 ** 40 + 3, success: true, noRetryBackoff: true },
+        response: {
+          rpcHeader: h(0, false),
+          term: Number.MAX_SAFE_INTEGER,
+          lastLog: 2 ** 40 + 3,
+          success: true,
+          noRetryBackoff: true,
+        },
       };
     case 'request-vote':
       return {
-        request: { rpcHeader: h(3), term: 11, candidate: text('127.0.0.1:7001'), lastLogIndex: 10, lastLogTerm: 10, leadershipTransfer: true },
+        request: {
+          rpcHeader: h(3),
+          term: 11,
+          candidate: text('127.0.0.1:7001'),
+          lastLogIndex: 10,
+          lastLogTerm: 10,
+          leadershipTransfer: true,
+        },
         response: { rpcHeader: h(3), term: 11, peers: null, granted: true },
       };
     case 'install-snapshot':

@@ -24,14 +24,36 @@ import { GO_ZERO_TIME_UNIX_SECONDS, PreciseDate } from '../../src/net/go-time.ts
 import type { WireFormat } from '../../src/net/wire-format.ts';
 
 const RUNS = { numRuns: 300 };
-const TYPES = [RpcType.AppendEntries, RpcType.RequestVote, RpcType.InstallSnapshot, RpcType.TimeoutNow, RpcType.RequestPreVote] as const;
+const TYPES = [
+  RpcType.AppendEntries,
+  RpcType.RequestVote,
+  RpcType.InstallSnapshot,
+  RpcType.TimeoutNow,
+  RpcType.RequestPreVote,
+] as const;
 const FORMATS: WireFormat[] = [{}, { timeFormat: 'msgpack' }, { fields: 'v1.1' }];
 const ZERO_NS = BigInt(GO_ZERO_TIME_UNIX_SECONDS) * 1_000_000_000n;
 
 // ---- Arbitraries ----
 
 const uint = fc.oneof(
-  fc.constantFrom(0, 1, 127, 128, 255, 256, 0x7fff, 0x8000, 0xffff, 0x10000, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
+  fc.constantFrom(
+    0,
+    1,
+    127,
+    128,
+    255,
+    256,
+    0x7fff,
+    0x8000,
+    0xffff,
+    0x10000,
+    2 ** 31 - 1,
+    2 ** 31,
+    2 ** 32 - 1,
+    2 ** 32,
+    Number.MAX_SAFE_INTEGER,
+  ),
   fc.nat(),
   fc.maxSafeNat(),
 );
@@ -41,7 +63,10 @@ const smallBytes: fc.Arbitrary<Bytes> = fc.oneof(fc.constant(null), fc.uint8Arra
 const bytesArb: fc.Arbitrary<Bytes> = fc.oneof(
   { weight: 8, arbitrary: smallBytes },
   // Raw-string header boundaries: fixstr/str16 at 31/32, str16/str32 at 65535/65536.
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(31, 32, 255, 256, 65535, 65536), fc.nat(255)).map(([n, f]) => new Uint8Array(n).fill(f)) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(31, 32, 255, 256, 65535, 65536), fc.nat(255)).map(([n, f]) => new Uint8Array(n).fill(f)),
+  },
 );
 
 const instant = fc.bigInt({ min: -8_640_000_000_000_000_000_000n, max: 8_640_000_000_000_000_000_000n });
@@ -77,7 +102,14 @@ function requestArb(type: RpcType, bytes: fc.Arbitrary<Bytes> = bytesArb): fc.Ar
         leaderCommitIndex: uint,
       });
     case RpcType.RequestVote:
-      return fc.record({ rpcHeader, term: uint, candidate: bytes, lastLogIndex: uint, lastLogTerm: uint, leadershipTransfer: fc.boolean() });
+      return fc.record({
+        rpcHeader,
+        term: uint,
+        candidate: bytes,
+        lastLogIndex: uint,
+        lastLogTerm: uint,
+        leadershipTransfer: fc.boolean(),
+      });
     case RpcType.InstallSnapshot:
       return fc.record(
         {
@@ -92,7 +124,19 @@ function requestArb(type: RpcType, bytes: fc.Arbitrary<Bytes> = bytesArb): fc.Ar
           configurationIndex: uint,
           size: uint,
         },
-        { requiredKeys: ['rpcHeader', 'snapshotVersion', 'term', 'leader', 'lastLogIndex', 'lastLogTerm', 'configuration', 'configurationIndex', 'size'] },
+        {
+          requiredKeys: [
+            'rpcHeader',
+            'snapshotVersion',
+            'term',
+            'leader',
+            'lastLogIndex',
+            'lastLogTerm',
+            'configuration',
+            'configurationIndex',
+            'size',
+          ],
+        },
       );
     case RpcType.TimeoutNow:
       return fc.record({ rpcHeader });
@@ -107,7 +151,10 @@ function responseArb(type: RpcType, bytes: fc.Arbitrary<Bytes> = bytesArb): fc.A
     case RpcType.AppendEntries:
       return fc.record({ rpcHeader, term: uint, lastLog: uint, success: fc.boolean(), noRetryBackoff: fc.boolean() });
     case RpcType.RequestVote:
-      return fc.record({ rpcHeader, term: uint, peers: bytes, granted: fc.boolean() }, { requiredKeys: ['rpcHeader', 'term', 'granted'] });
+      return fc.record(
+        { rpcHeader, term: uint, peers: bytes, granted: fc.boolean() },
+        { requiredKeys: ['rpcHeader', 'term', 'granted'] },
+      );
     case RpcType.InstallSnapshot:
       return fc.record({ rpcHeader, term: uint, success: fc.boolean() });
     case RpcType.TimeoutNow:
@@ -174,7 +221,11 @@ function canonical(v: AnyRequest | AnyResponse, format: WireFormat): unknown {
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }
@@ -343,7 +394,15 @@ describe('integers', () => {
   const INT_FIELDS: Record<RpcType, string[]> = {
     [RpcType.AppendEntries]: ['Term', 'PrevLogEntry', 'PrevLogTerm', 'LeaderCommitIndex', 'ProtocolVersion'],
     [RpcType.RequestVote]: ['Term', 'LastLogIndex', 'LastLogTerm', 'ProtocolVersion'],
-    [RpcType.InstallSnapshot]: ['Term', 'SnapshotVersion', 'LastLogIndex', 'LastLogTerm', 'ConfigurationIndex', 'Size', 'ProtocolVersion'],
+    [RpcType.InstallSnapshot]: [
+      'Term',
+      'SnapshotVersion',
+      'LastLogIndex',
+      'LastLogTerm',
+      'ConfigurationIndex',
+      'Size',
+      'ProtocolVersion',
+    ],
     [RpcType.TimeoutNow]: ['ProtocolVersion'],
     [RpcType.RequestPreVote]: ['Term', 'LastLogIndex', 'LastLogTerm', 'ProtocolVersion'],
   };
@@ -381,21 +440,37 @@ describe('integers', () => {
     );
     for (const v of [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
       const forms = [libEncode({ Term: v }), libEncode({ Term: BigInt(v) }, { useBigInt64: true })];
-      for (const bytes of forms) expect((decodeRequest(RpcType.TimeoutNow, bytes) as { rpcHeader: RPCHeader }).rpcHeader).toBeDefined();
+      for (const bytes of forms)
+        expect((decodeRequest(RpcType.TimeoutNow, bytes) as { rpcHeader: RPCHeader }).rpcHeader).toBeDefined();
       for (const bytes of forms) expect((decodeRequest(RpcType.RequestPreVote, bytes) as { term: number }).term).toBe(v);
     }
   });
 
   it('the encoder refuses values it cannot write exactly, names the field, and leaves no partial bytes', () => {
-    const bad = fc.constantFrom<unknown>(-1, -0.5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, 2 ** 64, '1', 1n, null, undefined);
+    const bad = fc.constantFrom<unknown>(
+      -1,
+      -0.5,
+      1.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      2 ** 53,
+      2 ** 64,
+      '1',
+      1n,
+      null,
+      undefined,
+    );
     const where = typeArb.chain((type) =>
-      fc.constantFrom(...INT_FIELDS[type], ...(type === RpcType.AppendEntries ? ['Entries.Index', 'Entries.Type'] : [])).map((field) => ({ type, field })),
+      fc
+        .constantFrom(...INT_FIELDS[type], ...(type === RpcType.AppendEntries ? ['Entries.Index', 'Entries.Type'] : []))
+        .map((field) => ({ type, field })),
     );
     fc.assert(
       fc.property(where, bad, formatArb, ({ type, field }, value, format) => {
         const good = fc.sample(requestArb(type, smallBytes), { numRuns: 1, seed: 42 })[0]!;
         const req = structuredClone(good) as unknown as Record<string, unknown>;
-        const prop = field === 'ProtocolVersion' ? 'protocolVersion' : field.replace(/^Entries\./, '').replace(/^./, (c) => c.toLowerCase());
+        const prop =
+          field === 'ProtocolVersion' ? 'protocolVersion' : field.replace(/^Entries\./, '').replace(/^./, (c) => c.toLowerCase());
         if (field === 'ProtocolVersion') (req.rpcHeader as Record<string, unknown>)[prop] = value;
         else if (field.startsWith('Entries.')) req.entries = [{ index: 1, term: 1, type: 0, data: null, [prop]: value }];
         else req[prop] = value;
@@ -420,29 +495,33 @@ describe('hostile input', () => {
 
   it('random bytes through FrameReader only ever yield values or our typed errors', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }), (data, cuts) => {
-        const r = new FrameReader({ maxFrameSize: 1 << 16 });
-        let at = 0;
-        let i = 0;
-        try {
-          while (at < data.length) {
-            const n = cuts[i++ % cuts.length]!;
-            r.push(data.subarray(at, at + n));
-            at += n;
-            for (;;) {
-              if (r.midFrame || (i & 1) === 0) {
-                const v = r.readValue();
-                if (v === undefined) break;
-                expect(v.length).toBeGreaterThan(0);
-              } else if (r.readByte() < 0) {
-                break;
+      fc.property(
+        fc.uint8Array({ maxLength: 400 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }),
+        (data, cuts) => {
+          const r = new FrameReader({ maxFrameSize: 1 << 16 });
+          let at = 0;
+          let i = 0;
+          try {
+            while (at < data.length) {
+              const n = cuts[i++ % cuts.length]!;
+              r.push(data.subarray(at, at + n));
+              at += n;
+              for (;;) {
+                if (r.midFrame || (i & 1) === 0) {
+                  const v = r.readValue();
+                  if (v === undefined) break;
+                  expect(v.length).toBeGreaterThan(0);
+                } else if (r.readByte() < 0) {
+                  break;
+                }
               }
             }
+          } catch (err) {
+            expect(isOurs(err)).toBe(true);
           }
-        } catch (err) {
-          expect(isOurs(err)).toBe(true);
-        }
-      }),
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -469,10 +548,37 @@ describe('hostile input', () => {
 
   it('maps with Go keys but arbitrary values: typed errors only, and the same result as the library-based decoder', () => {
     const KEYS = [
-      'Addr', 'ID', 'ProtocolVersion', 'Term', 'Leader', 'Entries', 'PrevLogEntry', 'PrevLogTerm', 'LeaderCommitIndex',
-      'LastLog', 'Success', 'NoRetryBackoff', 'Candidate', 'LastLogIndex', 'LastLogTerm', 'LeadershipTransfer', 'Peers',
-      'Granted', 'SnapshotVersion', 'Configuration', 'ConfigurationIndex', 'Size', 'Index', 'Type', 'Data', 'Extensions',
-      'AppendedAt', 'Unknown', '__proto__', 'constructor', 'toString',
+      'Addr',
+      'ID',
+      'ProtocolVersion',
+      'Term',
+      'Leader',
+      'Entries',
+      'PrevLogEntry',
+      'PrevLogTerm',
+      'LeaderCommitIndex',
+      'LastLog',
+      'Success',
+      'NoRetryBackoff',
+      'Candidate',
+      'LastLogIndex',
+      'LastLogTerm',
+      'LeadershipTransfer',
+      'Peers',
+      'Granted',
+      'SnapshotVersion',
+      'Configuration',
+      'ConfigurationIndex',
+      'Size',
+      'Index',
+      'Type',
+      'Data',
+      'Extensions',
+      'AppendedAt',
+      'Unknown',
+      '__proto__',
+      'constructor',
+      'toString',
     ];
     const scalar = fc.oneof(
       fc.constant(null),
@@ -503,7 +609,9 @@ describe('hostile input', () => {
           }
         };
         const ours = run(() => (asRequest ? decodeRequest(type, bytes) : decodeResponse(type, bytes)));
-        const lib = run(() => (asRequest ? libraryDecoder.decodeRequest(type, bytes) : libraryDecoder.decodeResponse(type, bytes)));
+        const lib = run(() =>
+          asRequest ? libraryDecoder.decodeRequest(type, bytes) : libraryDecoder.decodeResponse(type, bytes),
+        );
         if ('ok' in ours && 'ok' in lib) expect(ours.ok).toStrictEqual(lib.ok);
         expect(Object.prototype).not.toHaveProperty('polluted');
       }),
@@ -512,7 +620,13 @@ describe('hostile input', () => {
   });
 
   it('__proto__ and constructor keys are skipped like any unknown key, polluting nothing', () => {
-    const bytes = libEncode(Object.fromEntries([['__proto__', { polluted: 1 }], ['constructor', 5], ['Term', 3]]));
+    const bytes = libEncode(
+      Object.fromEntries([
+        ['__proto__', { polluted: 1 }],
+        ['constructor', 5],
+        ['Term', 3],
+      ]),
+    );
     expect(Buffer.from(bytes).toString('hex')).toMatch(/^83a95f5f70726f746f5f5f/); // the key really is on the wire
     const req = decodeRequest(RpcType.RequestPreVote, bytes) as unknown as Record<string, unknown>;
     expect(req.term).toBe(3);

@@ -17,11 +17,20 @@ import { DEFAULT_DECODE_LIMITS } from '../../src/net/wire-format.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
-const fixstr = (s: string): string => ((0xa0 | s.length).toString(16) + Buffer.from(s).toString('hex'));
+const fixstr = (s: string): string => (0xa0 | s.length).toString(16) + Buffer.from(s).toString('hex');
 const header = { protocolVersion: 3 };
 
 function heartbeat(overrides: Partial<AppendEntriesRequest> = {}): AppendEntriesRequest {
-  return { rpcHeader: header, term: 1, leader: null, prevLogEntry: 0, prevLogTerm: 0, entries: null, leaderCommitIndex: 0, ...overrides };
+  return {
+    rpcHeader: header,
+    term: 1,
+    leader: null,
+    prevLogEntry: 0,
+    prevLogTerm: 0,
+    entries: null,
+    leaderCommitIndex: 0,
+    ...overrides,
+  };
 }
 
 function entry(overrides: Partial<Log> = {}): Log {
@@ -153,7 +162,13 @@ describe('MessageWriter', () => {
     expect(out[0]).toBe(0xa0 | Buffer.byteLength('déjà vu'));
     expect(decodeErrorString(out.subarray(0, 10))).toBe('déjà vu');
     const resp = decodeResponse(RpcType.AppendEntries, out.subarray(10)) as AppendEntriesResponse;
-    expect(resp).toStrictEqual({ rpcHeader: { protocolVersion: 0, id: null, addr: null }, term: 0, lastLog: 0, success: false, noRetryBackoff: false });
+    expect(resp).toStrictEqual({
+      rpcHeader: { protocolVersion: 0, id: null, addr: null },
+      term: 0,
+      lastLog: 0,
+      success: false,
+      noRetryBackoff: false,
+    });
   });
 
   it('refuses malformed commands with InvalidValueError naming the field, writing nothing', () => {
@@ -166,7 +181,11 @@ describe('MessageWriter', () => {
       [RpcType.AppendEntries, heartbeat({ entries: [entry({ appendedAt: new Date(Number.NaN) })] }), 'AppendedAt'],
       [RpcType.AppendEntries, heartbeat({ entries: [entry({ appendedAt: 5 as unknown as Date })] }), 'AppendedAt'],
       [RpcType.AppendEntries, { ...heartbeat(), rpcHeader: undefined }, 'rpcHeader'],
-      [RpcType.RequestVote, { rpcHeader: header, term: 1, candidate: null, lastLogIndex: 0, lastLogTerm: 0, leadershipTransfer: 'yes' }, 'LeadershipTransfer'],
+      [
+        RpcType.RequestVote,
+        { rpcHeader: header, term: 1, candidate: null, lastLogIndex: 0, lastLogTerm: 0, leadershipTransfer: 'yes' },
+        'LeadershipTransfer',
+      ],
       [7 as RpcType, heartbeat(), 'unknown RPC type 7'],
     ];
     for (const [type, req, field] of bad) {
@@ -244,7 +263,11 @@ describe('decodeRequest / decodeResponse', () => {
   });
 
   it('skips unknown keys whatever they hold', () => {
-    const bytes = enc({ Future: { a: [1, { b: 'c' }], d: new Uint8Array(3), e: 1.5, f: -7, g: 2n ** 63n }, Term: 9, Other: null });
+    const bytes = enc({
+      Future: { a: [1, { b: 'c' }], d: new Uint8Array(3), e: 1.5, f: -7, g: 2n ** 63n },
+      Term: 9,
+      Other: null,
+    });
     expect((decodeRequest(RpcType.RequestPreVote, bytes) as RequestPreVoteRequest).term).toBe(9);
   });
 

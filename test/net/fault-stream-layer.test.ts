@@ -164,7 +164,12 @@ describe('FaultInjectionStreamLayer', () => {
     const call = (from: Node, to: Node) => from.t.appendEntries(to.name, to.addr, appendReq({ term: 6 }));
 
     await network.isolate(a.name);
-    for (const [from, to] of [[a, b], [a, c], [b, a], [c, a]] as const) {
+    for (const [from, to] of [
+      [a, b],
+      [a, c],
+      [b, a],
+      [c, a],
+    ] as const) {
       expectCode(await rejection(call(from, to)), ErrorCode.PeerUnreachable);
     }
     expect((await call(b, c)).term).toBe(6);
@@ -238,7 +243,7 @@ describe('FaultInjectionStreamLayer', () => {
       let blocked = 0;
       let i = 0;
       for await (const chunk of pseudoRandom(2 * 1024 * 1024, 3_000, 9)) {
-        const piece = Buffer.from(chunk.subarray(0, 1 + (i++ * 7919) % chunk.length));
+        const piece = Buffer.from(chunk.subarray(0, 1 + ((i++ * 7919) % chunk.length)));
         sent.update(piece);
         total += piece.length;
         if (!s.write(piece)) {
@@ -279,7 +284,10 @@ describe('FaultInjectionStreamLayer', () => {
   it('gives the same dial drops for the same seed and different ones for another seed', async () => {
     const dropPattern = async (seed: number): Promise<string> => {
       // No pool, so every call dials; no dial backoff, so failed dials don't slow the run down.
-      const { nodes } = await cluster(2, { seed, dropDialRate: 0.3 }, { maxPool: 0, dialBackoff: { baseMs: 0, maxMs: 0 } }, ['a', 'b']);
+      const { nodes } = await cluster(2, { seed, dropDialRate: 0.3 }, { maxPool: 0, dialBackoff: { baseMs: 0, maxMs: 0 } }, [
+        'a',
+        'b',
+      ]);
       const [a, b] = nodes as [Node, Node];
       void serve(b.t);
       let pattern = '';
@@ -363,11 +371,17 @@ describe('FaultInjectionStreamLayer', () => {
 
   it('leaves no sockets, servers or timers behind once every transport is closed', async () => {
     const before = resources();
-    const { network, nodes } = await cluster(3, { seed: 8, latency: { minMs: 1, maxMs: 5 }, cutAfterBytes: { min: 50_000, max: 200_000 } });
+    const { network, nodes } = await cluster(3, {
+      seed: 8,
+      latency: { minMs: 1, maxMs: 5 },
+      cutAfterBytes: { min: 50_000, max: 200_000 },
+    });
     const [a, b, c] = nodes as [Node, Node, Node];
     for (const n of nodes) void serve(n.t);
     const pipeline = await a.t.appendEntriesPipeline('b', b.addr);
-    const futures = await Promise.all(Array.from({ length: 20 }, (_, i) => pipeline.appendEntries(appendReq({ prevLogEntry: i }))));
+    const futures = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pipeline.appendEntries(appendReq({ prevLogEntry: i }))),
+    );
     await Promise.allSettled(futures.map((f) => f.wait()));
     await Promise.allSettled(nodes.flatMap((from) => nodes.map((to) => from.t.requestVote(to.name, to.addr, voteReq()))));
     await network.partition(a.name, c.name);

@@ -159,7 +159,13 @@ describe('faults over TCP', () => {
     const got = new Promise<void>((r) => (firstRpc = r));
     void serve(b, () => firstRpc?.()); // takes RPCs, never answers
     const work: Array<Promise<unknown>> = [];
-    const settle = (p: Promise<unknown>) => work.push(p.then(() => 'resolved', (e: unknown) => e));
+    const settle = (p: Promise<unknown>) =>
+      work.push(
+        p.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+      );
     settle(a.appendEntries('b', b.localAddr(), appendReq()));
     settle(a.requestVote('b', b.localAddr(), voteReq()));
     settle(a.requestVote('hole', hole.addr, voteReq()));

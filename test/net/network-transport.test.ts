@@ -95,7 +95,10 @@ describe('connection pool', () => {
     const opened = client.stats().peers[0]?.connectionsOpened ?? 0;
     expect(opened).toBeGreaterThan(2);
     // The surplus was closed; the next burst of two reuses the two kept.
-    await Promise.all([client.requestVote('s', server.localAddr(), voteReq()), client.requestVote('s', server.localAddr(), voteReq())]);
+    await Promise.all([
+      client.requestVote('s', server.localAddr(), voteReq()),
+      client.requestVote('s', server.localAddr(), voteReq()),
+    ]);
     expect(client.stats().peers[0]?.connectionsOpened).toBe(opened);
   });
 

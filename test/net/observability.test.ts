@@ -17,7 +17,10 @@ afterEach(async () => {
 async function pair(): Promise<[NetworkTransport, NetworkTransport]> {
   const a = await newTCPTransport('127.0.0.1:0', { timeout: 5_000 });
   const b = await newTCPTransport('127.0.0.1:0', { timeout: 5_000 });
-  cleanup.push(() => a.close(), () => b.close());
+  cleanup.push(
+    () => a.close(),
+    () => b.close(),
+  );
   return [a, b];
 }
 
@@ -81,7 +84,14 @@ describe('observability', () => {
     const stats = a.stats();
     expect(stats.peers).toHaveLength(1);
     const s = stats.peers[0];
-    expect(s).toMatchObject({ peer: b.localAddr(), rpcsSent: 31, rpcsSucceeded: 30, rpcsFailed: 1, remoteErrors: 1, inFlight: 0 });
+    expect(s).toMatchObject({
+      peer: b.localAddr(),
+      rpcsSent: 31,
+      rpcsSucceeded: 30,
+      rpcsFailed: 1,
+      remoteErrors: 1,
+      inFlight: 0,
+    });
     expect(s?.latency.count).toBe(30);
     expect(s?.latency.p50).toBeGreaterThan(0);
     expect(s?.latency.p99).toBeGreaterThanOrEqual(s?.latency.p50 ?? 0);
@@ -95,7 +105,11 @@ describe('observability', () => {
   it('is silent by default and logs to stderr under NODE_DEBUG=raft-transport', () => {
     const script = fileURLToPath(new URL('../helpers/bad-input-once.ts', import.meta.url));
     const run = (env: NodeJS.ProcessEnv) =>
-      spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+      spawnSync(process.execPath, ['--import', 'tsx', script], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
     const quiet = run({ NODE_DEBUG: '' });
     expect(quiet.status).toBe(0);
     expect(quiet.stderr).not.toMatch(/raft-net/);

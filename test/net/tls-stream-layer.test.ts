@@ -181,7 +181,16 @@ if (pki === undefined) {
       // Signed by a CA the dialer does not trust.
       const rogue = await transport({ ...creds(PKI.impostor, PKI.ca) });
       const client = await transport();
-      const err = await rejection(client.requestVote('r', rogue.localAddr(), { rpcHeader: { protocolVersion: 3, id: null, addr: null }, term: 1, candidate: null, lastLogIndex: 0, lastLogTerm: 0, leadershipTransfer: false }));
+      const err = await rejection(
+        client.requestVote('r', rogue.localAddr(), {
+          rpcHeader: { protocolVersion: 3, id: null, addr: null },
+          term: 1,
+          candidate: null,
+          lastLogIndex: 0,
+          lastLogTerm: 0,
+          leadershipTransfer: false,
+        }),
+      );
       expectCode(err, ErrorCode.PeerUnreachable);
       expect((err as Error).message).toMatch(/certificate/i);
     });
@@ -329,7 +338,10 @@ if (pki === undefined) {
     });
 
     it('validates credentials and addresses at listen time', async () => {
-      expectCode(await rejection(TLSStreamLayer.listen('127.0.0.1:0', { key: PKI.peer.key, cert: PKI.peer2.cert, ca: PKI.ca })), ErrorCode.InvalidValue);
+      expectCode(
+        await rejection(TLSStreamLayer.listen('127.0.0.1:0', { key: PKI.peer.key, cert: PKI.peer2.cert, ca: PKI.ca })),
+        ErrorCode.InvalidValue,
+      );
       expectCode(await rejection(TLSStreamLayer.listen('0.0.0.0:0', creds())), ErrorCode.InvalidValue);
       const adv = await layer({ advertise: '10.0.0.1:8300' });
       expect(adv.addr()).toBe('10.0.0.1:8300');

@@ -161,7 +161,8 @@ afterAll(() => {
 describe('npm package', () => {
   it('ships the build, types, bin, README and LICENSE, and nothing else', () => {
     const files = (packed?.files ?? []).map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js']) expect(files).toContain(f);
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js'])
+      expect(files).toContain(f);
     const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts))$/.test(f));
     expect(stray).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
@@ -170,7 +171,9 @@ describe('npm package', () => {
   it('installs with nothing but itself (no runtime dependencies)', () => {
     const installed = fs.readdirSync(path.join(project, 'node_modules')).filter((n) => !n.startsWith('.'));
     expect(installed).toEqual(['raft-transport']);
-    const pkg = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', 'raft-transport', 'package.json'), 'utf8')) as Record<string, unknown>;
+    const pkg = JSON.parse(
+      fs.readFileSync(path.join(project, 'node_modules', 'raft-transport', 'package.json'), 'utf8'),
+    ) as Record<string, unknown>;
     expect(pkg.dependencies ?? {}).toEqual({});
     expect(pkg.type).toBe('module');
   });
@@ -218,7 +221,8 @@ describe('npm package', () => {
       server = await newTCPTransport('127.0.0.1:0');
       serving = (async () => {
         for await (const rpc of server.consumer()) {
-          if (rpc.type === RpcType.AppendEntries) rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 3, lastLog: 9, success: false, noRetryBackoff: false });
+          if (rpc.type === RpcType.AppendEntries)
+            rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 3, lastLog: 9, success: false, noRetryBackoff: false });
           else rpc.respond(null, 'unexpected');
         }
       })();

@@ -52,7 +52,12 @@ const examples: Example[] = blocks
 let dir = '';
 let tlsSkipReason: string | undefined;
 
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -77,7 +82,12 @@ beforeAll(async () => {
     path.join(dir, 'tsconfig.json'),
     JSON.stringify({
       extends: path.join(ROOT, 'tsconfig.json'),
-      compilerOptions: { noEmit: true, rewriteRelativeImportExtensions: false, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')] },
+      compilerOptions: {
+        noEmit: true,
+        rewriteRelativeImportExtensions: false,
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+      },
       include: ['*.ts'],
     }),
   );
@@ -115,7 +125,12 @@ describe('README examples', () => {
     const errors = r.stdout
       .split('\n')
       .filter((l) => l.startsWith('example-line-'))
-      .map((l) => l.replace(/^example-line-(\d+)\.ts\((\d+),(\d+)\)/, (_, block: string, line: string, col: string) => `README.md:${Number(block) + Number(line)}:${col}`));
+      .map((l) =>
+        l.replace(
+          /^example-line-(\d+)\.ts\((\d+),(\d+)\)/,
+          (_, block: string, line: string, col: string) => `README.md:${Number(block) + Number(line)}:${col}`,
+        ),
+      );
     expect(errors).toEqual([]);
   }, 120_000);
 
