@@ -38,6 +38,44 @@ function isUnspecified(host: string): boolean {
   return host === '' || host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
+/** Refuses an advertise address peers couldn't dial (0.0.0.0, ::). */
+export function checkAdvertise(advertise: ServerAddress | undefined): void {
+  if (advertise !== undefined && isUnspecified(parseHostPort(advertise).host)) {
+    throw new InvalidValueError(`advertise address ${advertise} is not advertisable: name a specific host`);
+  }
+}
+
+/**
+ * Starts `server` listening on `bindAddr` and returns the address peers
+ * should dial: `opts.advertise`, else the bound address. Binding an
+ * unspecified host without an advertise address is refused, as in hashicorp.
+ * Shared by the TCP and TLS layers.
+ */
+export async function listenAdvertised(
+  server: net.Server,
+  bindAddr: ServerAddress,
+  opts: Pick<TCPStreamLayerOptions, 'advertise' | 'maxConnections'>,
+): Promise<ServerAddress> {
+  const { host, port } = parseHostPort(bindAddr);
+  server.maxConnections = opts.maxConnections ?? 1024;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  if (opts.advertise !== undefined) return opts.advertise;
+  if (isUnspecified(host)) {
+    await new Promise<void>((r) => server.close(() => r()));
+    throw new InvalidValueError(
+      `local bind address ${bindAddr} is not advertisable: bind a specific host or pass an advertise address`,
+    );
+  }
+  const bound = server.address() as net.AddressInfo;
+  return joinHostPort(bound.address, bound.port);
+}
+
 /**
  * StreamLayer over plain TCP (`node:net`), with Nagle off, since every RPC is
  * latency-bound, and keep-alive on, so a vanished peer is eventually noticed
@@ -65,33 +103,9 @@ export class TCPStreamLayer implements StreamLayer {
 
   /** Binds `bindAddr` ("127.0.0.1:0" picks a free port) and starts listening. */
   static async listen(bindAddr: ServerAddress, opts: TCPStreamLayerOptions = {}): Promise<TCPStreamLayer> {
-    const { host, port } = parseHostPort(bindAddr);
-    if (opts.advertise !== undefined) {
-      const adv = parseHostPort(opts.advertise);
-      if (isUnspecified(adv.host)) {
-        throw new InvalidValueError(`advertise address ${opts.advertise} is not advertisable: name a specific host`);
-      }
-    }
+    checkAdvertise(opts.advertise);
     const server = net.createServer({ noDelay: true, pauseOnConnect: false });
-    server.maxConnections = opts.maxConnections ?? 1024;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address() as net.AddressInfo;
-    let advertised = opts.advertise;
-    if (advertised === undefined) {
-      if (isUnspecified(host)) {
-        await new Promise<void>((r) => server.close(() => r()));
-        throw new InvalidValueError(
-          `local bind address ${bindAddr} is not advertisable: bind a specific host or pass an advertise address`,
-        );
-      }
-      advertised = joinHostPort(bound.address, bound.port);
-    }
+    const advertised = await listenAdvertised(server, bindAddr, opts);
     return new TCPStreamLayer(server, advertised, opts.keepAlive ?? 30_000);
   }
 

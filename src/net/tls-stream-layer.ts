@@ -6,7 +6,7 @@ import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutErr
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
 import type { StreamLayer } from './stream-layer.ts';
-import { joinHostPort, parseHostPort, type TCPStreamLayerOptions } from './tcp-stream-layer.ts';
+import { checkAdvertise, joinHostPort, listenAdvertised, parseHostPort, type TCPStreamLayerOptions } from './tcp-stream-layer.ts';
 
 /** PEM text or bytes, as node:tls takes them. */
 export type PEM = string | Buffer;
@@ -114,13 +114,7 @@ export class TLSStreamLayer implements StreamLayer {
 
   /** Binds `bindAddr` ("127.0.0.1:0" picks a free port) and starts listening with mutual TLS. */
   static async listen(bindAddr: ServerAddress, opts: TLSStreamLayerOptions): Promise<TLSStreamLayer> {
-    const { host, port } = parseHostPort(bindAddr);
-    if (opts.advertise !== undefined) {
-      const adv = parseHostPort(opts.advertise);
-      if (isUnspecified(adv.host)) {
-        throw new InvalidValueError(`advertise address ${opts.advertise} is not advertisable: name a specific host`);
-      }
-    }
+    checkAdvertise(opts.advertise);
     const resolved: TLSStreamLayerOptions = {
       ...opts,
       minVersion: opts.minVersion ?? 'TLSv1.2',
@@ -133,25 +127,7 @@ export class TLSStreamLayer implements StreamLayer {
       rejectUnauthorized: true,
       handshakeTimeout: opts.handshakeTimeout ?? 10_000,
     });
-    server.maxConnections = opts.maxConnections ?? 1024;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const bound = server.address() as net.AddressInfo;
-    let advertised = opts.advertise;
-    if (advertised === undefined) {
-      if (isUnspecified(host)) {
-        await new Promise<void>((r) => server.close(() => r()));
-        throw new InvalidValueError(
-          `local bind address ${bindAddr} is not advertisable: bind a specific host or pass an advertise address`,
-        );
-      }
-      advertised = joinHostPort(bound.address, bound.port);
-    }
+    const advertised = await listenAdvertised(server, bindAddr, opts);
     return new TLSStreamLayer(server, advertised, resolved, clientContext);
   }
 
@@ -307,10 +283,6 @@ export class TLSStreamLayer implements StreamLayer {
 }
 
 function ignore(): void {}
-
-function isUnspecified(host: string): boolean {
-  return host === '' || host === '0.0.0.0' || host === '::' || host === '[::]';
-}
 
 function contextOptions(opts: TLSStreamLayerOptions, creds: TLSCredentials): tls.SecureContextOptions {
   const out: tls.SecureContextOptions = { key: creds.key, cert: creds.cert, ca: creds.ca };
