@@ -170,7 +170,8 @@ export class ClientConn {
     if (this.broken === undefined && this.writer.pending > 0) {
       const out = this.writer.take();
       this.stats.bytesSent += out.length;
-      this.socket.write(out);
+      // Once written, the encoder may reuse that memory.
+      this.socket.write(out, this.writer.releaser());
     }
   }
 

@@ -31,8 +31,38 @@ import { InvalidValueError } from '../errors.ts';
 import { TIME_BINARY_LENGTH, writeTimeBinary, writeTimestamp } from './go-time.ts';
 import type { WireFormat } from './wire-format.ts';
 
-/** Default slab size: holds a few hundred small messages, so allocation is rare. */
-const SLAB_SIZE = 64 * 1024;
+/** Default slab size: holds a few hundred small messages, or a few 64 KiB batches, so allocation is rare. */
+const SLAB_SIZE = 256 * 1024;
+/** Released slabs kept for reuse per writer. */
+const SPARE_SLABS = 4;
+
+/**
+ * A slab and how many of its taken regions are still out. Once the writer
+ * has moved past it and every region came back (`release`), its memory is
+ * reused instead of left to the garbage collector: at hundreds of MB/s,
+ * fresh buffers would make V8 run full collections every few dozen
+ * milliseconds, stalling the event loop (and heartbeats) for milliseconds.
+ */
+class Slab {
+  readonly buf: Buffer;
+  out = 0;
+  retired = false;
+  /** Bound once per slab, so handing it to socket.write allocates nothing. */
+  readonly release: () => void;
+
+  constructor(buf: Buffer, spares: Slab[]) {
+    this.buf = buf;
+    this.release = () => {
+      if (--this.out === 0 && this.retired) recycle(this, spares);
+    };
+  }
+}
+
+function recycle(slab: Slab, spares: Slab[]): void {
+  if (slab.buf.length !== SLAB_SIZE || spares.length >= SPARE_SLABS) return;
+  slab.retired = false;
+  spares.push(slab);
+}
 /** Below this, a byte loop beats the native call behind TypedArray#set. */
 const SMALL_COPY = 48;
 const TWO_32 = 4_294_967_296;
@@ -535,7 +565,9 @@ function unknownType(type: number): InvalidValueError {
 export class MessageWriter {
   readonly #latest: boolean;
   readonly #msgpackTime: boolean;
-  #slab: Buffer = Buffer.alloc(0);
+  readonly #spares: Slab[] = [];
+  #current: Slab = new Slab(Buffer.alloc(0), this.#spares);
+  #slab: Buffer = this.#current.buf;
   #start = 0;
   #pos = 0;
 
@@ -564,7 +596,18 @@ export class MessageWriter {
   take(): Buffer {
     const out = this.#slab.subarray(this.#start, this.#pos);
     this.#start = this.#pos;
+    this.#current.out++;
     return out;
+  }
+
+  /**
+   * The release function of the slab the last take() came from: call it once
+   * that Buffer is no longer used (e.g. as socket.write's callback) and the
+   * slab can be reused. Regions never released just keep their slab out of
+   * reuse, so forgetting is safe.
+   */
+  releaser(): () => void {
+    return this.#current.release;
   }
 
   /** Appends type byte + request map. */
@@ -681,11 +724,17 @@ export class MessageWriter {
     const slab = this.#slab;
     if (slab.length - this.#pos >= need) return slab;
     const pending = this.#pos - this.#start;
-    const next = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, pending * 2 + need));
-    if (pending > 0) slab.copy(next, 0, this.#start, this.#pos);
-    this.#slab = next;
+    const size = Math.max(SLAB_SIZE, pending * 2 + need);
+    const spare = size === SLAB_SIZE ? this.#spares.pop() : undefined;
+    const next = spare ?? new Slab(Buffer.allocUnsafeSlow(size), this.#spares);
+    if (pending > 0) slab.copy(next.buf, 0, this.#start, this.#pos);
+    const old = this.#current;
+    old.retired = true;
+    if (old.out === 0) recycle(old, this.#spares);
+    this.#current = next;
+    this.#slab = next.buf;
     this.#start = 0;
     this.#pos = pending;
-    return next;
+    return next.buf;
   }
 }

@@ -338,7 +338,7 @@ export class ServerConn {
   /** Writes out what is pending now, mid-batch, so the peer can start on it. */
   private writeOut(): void {
     this.unflushed = 0;
-    if (!this.closed && this.writer.pending > 0) this.socket.write(this.writer.take());
+    if (!this.closed && this.writer.pending > 0) this.socket.write(this.writer.take(), this.writer.releaser());
   }
 
   /** Writes everything answered since the last flush in one write. */

@@ -308,3 +308,40 @@ describe('decodeErrorString', () => {
     expect(() => decodeErrorString(unhex('a3'))).toThrow(ProtocolError);
   });
 });
+
+describe('MessageWriter slab reuse', () => {
+  const bigEntry = (fill: number) => ({
+    rpcHeader: { protocolVersion: 3 },
+    term: 1,
+    leader: null,
+    prevLogEntry: 0,
+    prevLogTerm: 0,
+    entries: [{ index: 1, term: 1, type: 0 as const, data: new Uint8Array(100_000).fill(fill) }],
+    leaderCommitIndex: 0,
+  });
+
+  it('never overwrites a taken region that was not released', () => {
+    const w2 = new MessageWriter();
+    const views: Array<[Buffer, Buffer]> = [];
+    for (let i = 0; i < 20; i++) {
+      w2.writeRequest(0, bigEntry(i));
+      const view = w2.take();
+      views.push([view, Buffer.from(view)]);
+    }
+    for (const [view, copy] of views) expect(view.equals(copy)).toBe(true);
+  });
+
+  it('reuses released slabs instead of allocating new ones', () => {
+    const w = new MessageWriter();
+    const seen = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 50; i++) {
+      w.writeRequest(0, bigEntry(i & 0xff));
+      const out = w.take();
+      expect(out.indexOf(Buffer.alloc(1000, i & 0xff))).toBeGreaterThan(0);
+      seen.add(out.buffer);
+      w.releaser()();
+    }
+    // 50 × ~100 KB through 256 KiB slabs: a handful of slabs, not twenty.
+    expect(seen.size).toBeLessThanOrEqual(4);
+  });
+});
