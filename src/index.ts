@@ -14,7 +14,7 @@ export {
   type ServerAddressProvider,
 } from './net/network-transport.ts';
 export type { StreamLayer } from './net/stream-layer.ts';
-export { TCPStreamLayer, type TCPStreamLayerOptions } from './net/tcp-stream-layer.ts';
+export { TCPDialer, TCPStreamLayer, type TCPStreamLayerOptions } from './net/tcp-stream-layer.ts';
 export { newTCPTransport, type TCPTransportOptions } from './net/tcp-transport.ts';
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type WireFormat } from './net/wire-format.ts';
 export type { DialBackoffOptions } from './net/dial-backoff.ts';

@@ -1,23 +1,7 @@
-/**
- * `raft-transport probe`: round-trip time and reachability of any peer that
- * speaks hashicorp/raft's NetworkTransport protocol, a Go raft node included.
- *
- * The probe is an AppendEntries with term 0. Raft rejects a request whose term
- * is below its own before touching any state (hashicorp/raft's appendEntries:
- * `if a.Term < r.getCurrentTerm() { return }`), answering with its current
- * term and `success: false`. Every node that has joined a cluster has a term
- * of at least 1 (BootstrapCluster starts at 1), so the probe can neither
- * depose a leader nor reset an election timer. A higher term would: that is
- * why the probe never sends one. Term 0 is also never a heartbeat, so it takes
- * the ordinary RPC path on Go and TypeScript servers alike.
- */
-import * as net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { AppendEntriesRequest, AppendEntriesResponse, ServerAddress } from '../commands.ts';
-import { isTransportError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../errors.ts';
+import { isTransportError } from '../errors.ts';
 import { NetworkTransport } from '../net/network-transport.ts';
-import type { StreamLayer } from '../net/stream-layer.ts';
-import { parseHostPort } from '../net/tcp-stream-layer.ts';
+import { parseHostPort, TCPDialer } from '../net/tcp-stream-layer.ts';
 
 /** What `probe` sends and how long it waits. */
 export interface ProbeOptions {
@@ -86,68 +70,11 @@ export function summarize(values: readonly number[]): RttSummary {
   return { min: sorted[0] as number, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[sorted.length - 1] as number };
 }
 
-/**
- * A StreamLayer that only dials: the probe needs no listening socket, so it
- * opens no port on the machine it runs on.
- */
-class DialOnlyLayer implements StreamLayer {
-  private closed = false;
-  private wakeAccept: (() => void) | undefined;
-
-  accept(): Promise<Duplex> {
-    if (this.closed) return Promise.reject(new TransportShutdownError());
-    return new Promise<Duplex>((_resolve, reject) => {
-      this.wakeAccept = () => reject(new TransportShutdownError());
-    });
-  }
-
-  dial(address: ServerAddress, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
-    let hp: { host: string; port: number };
-    try {
-      hp = parseHostPort(address);
-    } catch (err) {
-      return Promise.reject(new PeerUnreachableError(`cannot dial ${address}: not a host:port address`, { cause: err }));
-    }
-    if (signal?.aborted) return Promise.reject(new RpcAbortedError(signal.reason));
-    return new Promise<Duplex>((resolve, reject) => {
-      const socket = net.connect({ host: hp.host, port: hp.port, noDelay: true });
-      const done = (err?: Error): void => {
-        clearTimeout(timer);
-        socket.off('connect', onConnect).off('error', onError);
-        signal?.removeEventListener('abort', onAbort);
-        if (err === undefined) {
-          resolve(socket);
-          return;
-        }
-        socket.destroy();
-        reject(err);
-      };
-      const onConnect = (): void => done();
-      const onError = (err: Error): void =>
-        done(new PeerUnreachableError(`failed to connect to ${address}: ${err.message}`, { cause: err }));
-      const onAbort = (): void => done(new RpcAbortedError(signal?.reason));
-      const timer = setTimeout(() => done(new RpcTimeoutError(`connect to ${address} timed out`, timeoutMs)), timeoutMs);
-      socket.once('connect', onConnect).once('error', onError);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  addr(): ServerAddress {
-    return 'raft-transport-probe';
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    this.wakeAccept?.();
-    return Promise.resolve();
-  }
-}
-
 /** Sends `opts.count` term-0 AppendEntries to `target`, one at a time, and summarises the answers. */
 export async function probe(target: ServerAddress, opts: ProbeOptions): Promise<ProbeResult> {
   parseHostPort(target); // a malformed address is a usage error, not an unreachable peer
   // No dial backoff: each probe should really try to connect.
-  const trans = new NetworkTransport(new DialOnlyLayer(), {
+  const trans = new NetworkTransport(new TCPDialer('raft-transport-probe'), {
     timeout: opts.timeout,
     maxPool: 1,
     dialBackoff: { baseMs: 0, maxMs: 0 },

@@ -93,7 +93,7 @@ export class TCPStreamLayer implements StreamLayer {
     this.advertised = advertised;
     this.keepAlive = keepAlive;
     server.on('connection', (socket) => {
-      this.tune(socket);
+      tune(socket, keepAlive);
       if (!this.accepted.push(socket)) socket.destroy();
     });
     // Errors after listen (e.g. EMFILE on accept) are transient; the accept
@@ -117,40 +117,7 @@ export class TCPStreamLayer implements StreamLayer {
 
   dial(address: ServerAddress, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
     if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
-    let hp: { host: string; port: number };
-    try {
-      hp = parseHostPort(address);
-    } catch (err) {
-      return Promise.reject(new PeerUnreachableError(`cannot dial ${address}: not a host:port address`, { cause: err }));
-    }
-    if (signal?.aborted) return Promise.reject(new RpcAbortedError(signal.reason));
-    return new Promise<Duplex>((resolve, reject) => {
-      const socket = net.connect({ host: hp.host, port: hp.port, noDelay: true });
-      let timer: NodeJS.Timeout | undefined;
-      const done = (err?: Error): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        socket.off('connect', onConnect);
-        socket.off('error', onError);
-        signal?.removeEventListener('abort', onAbort);
-        if (err !== undefined) {
-          socket.destroy();
-          reject(err);
-        } else {
-          this.tune(socket);
-          resolve(socket);
-        }
-      };
-      const onConnect = (): void => done();
-      const onError = (err: Error): void =>
-        done(new PeerUnreachableError(`failed to connect to ${address}: ${err.message}`, { cause: err }));
-      const onAbort = (): void => done(new RpcAbortedError(signal?.reason));
-      socket.once('connect', onConnect);
-      socket.once('error', onError);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => done(new RpcTimeoutError(`dial ${address} timed out`, timeoutMs)), timeoutMs);
-      }
-    });
+    return dialTCP(address, timeoutMs, signal, this.keepAlive);
   }
 
   addr(): ServerAddress {
@@ -164,9 +131,95 @@ export class TCPStreamLayer implements StreamLayer {
     });
     return this.closing;
   }
+}
 
-  private tune(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    if (this.keepAlive > 0) socket.setKeepAlive(true, this.keepAlive);
+/** Nagle off (every RPC is latency-bound) and keep-alive on (a vanished peer is noticed on idle pooled connections). */
+function tune(socket: net.Socket, keepAlive: number): void {
+  socket.setNoDelay(true);
+  if (keepAlive > 0) socket.setKeepAlive(true, keepAlive);
+}
+
+/**
+ * Opens a tuned TCP connection to "host:port", failing with
+ * ERR_PEER_UNREACHABLE, ERR_RPC_TIMEOUT after `timeoutMs`, or ERR_ABORTED.
+ * The one TCP dialer, shared by TCPStreamLayer and TCPDialer.
+ */
+export function dialTCP(
+  address: ServerAddress,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  keepAlive = 30_000,
+): Promise<net.Socket> {
+  let hp: { host: string; port: number };
+  try {
+    hp = parseHostPort(address);
+  } catch (err) {
+    return Promise.reject(new PeerUnreachableError(`cannot dial ${address}: not a host:port address`, { cause: err }));
+  }
+  if (signal?.aborted) return Promise.reject(new RpcAbortedError(signal.reason));
+  return new Promise<net.Socket>((resolve, reject) => {
+    const socket = net.connect({ host: hp.host, port: hp.port, noDelay: true });
+    let timer: NodeJS.Timeout | undefined;
+    const done = (err?: Error): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (err !== undefined) {
+        socket.destroy();
+        reject(err);
+      } else {
+        tune(socket, keepAlive);
+        resolve(socket);
+      }
+    };
+    const onConnect = (): void => done();
+    const onError = (err: Error): void =>
+      done(new PeerUnreachableError(`failed to connect to ${address}: ${err.message}`, { cause: err }));
+    const onAbort = (): void => done(new RpcAbortedError(signal?.reason));
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+      timer = setTimeout(() => done(new RpcTimeoutError(`dial ${address} timed out`, timeoutMs)), timeoutMs);
+    }
+  });
+}
+
+/**
+ * A StreamLayer that only dials: for clients and tools (the `probe` CLI)
+ * that call peers without serving RPCs, so no port is opened.
+ * `accept()` waits until the layer closes.
+ */
+export class TCPDialer implements StreamLayer {
+  private readonly name: ServerAddress;
+  private readonly keepAlive: number;
+  private closed = false;
+  private readonly waiting: Array<(err: Error) => void> = [];
+
+  /** `name` is what `addr()` (and so `localAddr()`) reports, since nothing listens. */
+  constructor(name: ServerAddress = 'tcp-dialer', opts: Pick<TCPStreamLayerOptions, 'keepAlive'> = {}) {
+    this.name = name;
+    this.keepAlive = opts.keepAlive ?? 30_000;
+  }
+
+  accept(): Promise<Duplex> {
+    if (this.closed) return Promise.reject(new TransportShutdownError('stream layer closed'));
+    return new Promise<Duplex>((_resolve, reject) => this.waiting.push(reject));
+  }
+
+  dial(address: ServerAddress, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
+    if (this.closed) return Promise.reject(new TransportShutdownError());
+    return dialTCP(address, timeoutMs, signal, this.keepAlive);
+  }
+
+  addr(): ServerAddress {
+    return this.name;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    for (const reject of this.waiting.splice(0)) reject(new TransportShutdownError('stream layer closed'));
+    return Promise.resolve();
   }
 }

@@ -4,6 +4,7 @@ import * as tls from 'node:tls';
 import type { ServerAddress } from '../commands.ts';
 import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
+import { handlesReleased } from '../internal/handles-released.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
 import type { StreamLayer } from './stream-layer.ts';
 import { checkAdvertise, joinHostPort, listenAdvertised, parseHostPort, type TCPStreamLayerOptions } from './tcp-stream-layer.ts';
@@ -261,7 +262,7 @@ export class TLSStreamLayer implements StreamLayer {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       for (const s of this.accepted.close(true)) s.destroy();
-      this.server.close(() => resolve());
+      this.server.close(() => void handlesReleased().then(resolve));
       // Server.close() waits for every connection; a handshake that never
       // completes would hold it until handshakeTimeout, so cut those now.
       for (const raw of [...this.handshaking]) raw.destroy();

@@ -6,7 +6,8 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { ErrorCode } from '../../src/errors.ts';
-import type { NetworkTransport } from '../../src/net/network-transport.ts';
+import { NetworkTransport } from '../../src/net/network-transport.ts';
+import { TCPDialer } from '../../src/net/tcp-stream-layer.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import { echoResponder, serve, voteReq } from '../helpers/fixtures.ts';
 
@@ -46,6 +47,17 @@ describe('newTCPTransport', () => {
 
   it('rejects a malformed bind address with a clear error', async () => {
     await expect(newTCPTransport('localhost')).rejects.toMatchObject({ code: ErrorCode.InvalidValue });
+  });
+
+  it('a TCPDialer transport calls peers without listening anywhere', async () => {
+    const server = await transport();
+    void serve(server);
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    const client = new NetworkTransport(new TCPDialer('client-only'), { timeout: 5_000 });
+    cleanup.push(() => client.close());
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length).toBe(before);
+    expect(client.localAddr()).toBe('client-only');
+    await expect(client.requestVote('s', server.localAddr(), voteReq({ term: 9 }))).resolves.toMatchObject({ term: 9 });
   });
 
   it('refuses pipelining when maxRPCsInFlight < 2, as hashicorp does', async () => {
