@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppendEntriesRequest, newTCPTransport, type NetworkTransport, RpcType } from '../../src/index.ts';
 import type { ProbeResult } from '../../src/cli/probe.ts';
 import { goAvailable, goEnv, startGoServer } from '../interop/go-peer.ts';
+import { closedPort } from '../helpers/expect-errors.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -35,14 +36,6 @@ function cli(...args: string[]): Promise<Run> {
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<string> {
-  const t = await newTCPTransport('127.0.0.1:0');
-  const addr = t.localAddr();
-  await t.close();
-  return addr;
 }
 
 /** A real hashicorp/raft node (test/cli/raft-node): a one-server cluster that elected itself. */

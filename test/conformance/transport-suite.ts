@@ -24,6 +24,7 @@ import {
   timeoutNowReq,
   voteReq,
 } from '../helpers/fixtures.ts';
+import { expectCode, rejection } from '../helpers/expect-errors.ts';
 
 export interface Cluster {
   transports: Transport[];
@@ -46,20 +47,6 @@ export interface TransportFactory {
   unreachableAddr(): Promise<string> | string;
   /** True when responses are the very objects the consumer passed (no serialisation). */
   sameObjects: boolean;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function expectCode(err: unknown, code: string): void {
-  expect(isTransportError(err), `expected a TransportError, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
 }
 
 /** Resolves with the next RPC the transport's consumer yields. */

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
-import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import { ErrorCode } from '../../src/errors.ts';
 import { InmemTransport } from '../../src/inmem/inmem-transport.ts';
 import type { AppendFuture, RPC } from '../../src/transport.ts';
 import { appendReq, echoResponder, serve, voteReq } from '../helpers/fixtures.ts';
+import { transportError } from '../helpers/expect-errors.ts';
 
 const open: InmemTransport[] = [];
 function make(addr?: string, opts?: ConstructorParameters<typeof InmemTransport>[1]): InmemTransport {
@@ -14,16 +15,6 @@ function make(addr?: string, opts?: ConstructorParameters<typeof InmemTransport>
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
-
-async function codeOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (!isTransportError(err)) throw err;
-    return { code: err.code, message: err.message };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('InmemTransport', () => {
   it('generates an address when none is given and keeps a given one', () => {
@@ -40,9 +31,9 @@ describe('InmemTransport', () => {
     void serve(a);
     void serve(b);
     await expect(a.requestVote('b', 'b', voteReq())).resolves.toMatchObject({ term: 11 });
-    expect(await codeOf(b.requestVote('a', 'a', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+    expect(await transportError(b.requestVote('a', 'a', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
     a.disconnect('b');
-    expect(await codeOf(a.requestVote('b', 'b', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+    expect(await transportError(a.requestVote('b', 'b', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
   });
 
   it('refuses to connect to a transport of another kind', () => {
@@ -69,20 +60,20 @@ describe('InmemTransport', () => {
     for await (const f of toB.consumer()) delivered.push(f);
     expect(delivered).toEqual(pending);
     for (const f of pending) expect((f.error as { code?: string }).code).toBe(ErrorCode.PipelineShutdown);
-    expect(await codeOf(toB.appendEntries(appendReq()))).toMatchObject({ code: ErrorCode.PipelineShutdown });
+    expect(await transportError(toB.appendEntries(appendReq()))).toMatchObject({ code: ErrorCode.PipelineShutdown });
     // The pipeline to c is untouched.
     const f = await toC.appendEntries(appendReq({ prevLogEntry: 1 }));
     expect(await f.wait()).toMatchObject({ lastLog: 3 });
     a.disconnectAll();
-    expect(await codeOf(toC.appendEntries(appendReq()))).toMatchObject({ code: ErrorCode.PipelineShutdown });
+    expect(await transportError(toC.appendEntries(appendReq()))).toMatchObject({ code: ErrorCode.PipelineShutdown });
   });
 
   it('says "send timed out" while the RPC waits for room, "command timed out" once taken', async () => {
     const a = make('a');
     const b = make('b', { queueCapacity: 1 });
     a.connect('b', b);
-    const first = codeOf(a.requestVote('b', 'b', voteReq(), { timeout: 30 }));
-    const second = codeOf(a.requestVote('b', 'b', voteReq(), { timeout: 30 }));
+    const first = transportError(a.requestVote('b', 'b', voteReq(), { timeout: 30 }));
+    const second = transportError(a.requestVote('b', 'b', voteReq(), { timeout: 30 }));
     expect(await first).toMatchObject({ code: ErrorCode.RpcTimeout, message: expect.stringContaining('command timed out') });
     expect(await second).toMatchObject({ code: ErrorCode.RpcTimeout, message: expect.stringContaining('send timed out') });
   });
@@ -92,7 +83,7 @@ describe('InmemTransport', () => {
     const b = make('b');
     a.connect('b', b);
     const ac = new AbortController();
-    const gaveUp = codeOf(a.requestVote('b', 'b', voteReq({ term: 1 }), { signal: ac.signal }));
+    const gaveUp = transportError(a.requestVote('b', 'b', voteReq({ term: 1 }), { signal: ac.signal }));
     ac.abort();
     expect(await gaveUp).toMatchObject({ code: ErrorCode.Aborted });
     const live = a.requestVote('b', 'b', voteReq({ term: 2 }));
@@ -110,7 +101,7 @@ describe('InmemTransport', () => {
     const a = make('a');
     const b = make('b');
     a.connect('b', b);
-    const call = codeOf(a.requestVote('b', 'b', voteReq(), { timeout: 20 }));
+    const call = transportError(a.requestVote('b', 'b', voteReq(), { timeout: 20 }));
     const it = b.consumer()[Symbol.asyncIterator]();
     const rpc = (await it.next()).value as RPC;
     expect(await call).toMatchObject({ code: ErrorCode.RpcTimeout });
@@ -122,8 +113,8 @@ describe('InmemTransport', () => {
     const b = make('b');
     a.connect('b', b);
     await b.close();
-    expect(await codeOf(a.requestVote('b', 'b', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
-    expect(await codeOf(a.appendEntriesPipeline('b', 'nope'))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+    expect(await transportError(a.requestVote('b', 'b', voteReq()))).toMatchObject({ code: ErrorCode.PeerUnreachable });
+    expect(await transportError(a.appendEntriesPipeline('b', 'nope'))).toMatchObject({ code: ErrorCode.PeerUnreachable });
   });
 
   it('passes heartbeats from a pipeline to the heartbeat handler too', async () => {

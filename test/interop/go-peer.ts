@@ -51,6 +51,7 @@ import {
   type LogType,
 } from '../../src/commands.ts';
 import type { RPC } from '../../src/transport.ts';
+import { type RunResult, runProcess } from '../helpers/run-process.ts';
 
 export const GOPATH = '/usr/share/gocode';
 export const RAFT_SRC_DIR = path.join(GOPATH, 'src/github.com/hashicorp/raft');
@@ -126,7 +127,12 @@ async function doBuild(): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
   // Build beside the target and rename, so parallel test files never see half a binary.
   const tmp = `${bin}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const res = await run('go', ['build', '-o', tmp, '.'], { cwd: PEER_DIR, env: goEnv(), timeoutMs: 300_000 });
+  const res = await runProcess('go', ['build', '-o', tmp, '.'], {
+    cwd: PEER_DIR,
+    env: goEnv(),
+    timeoutMs: 300_000,
+    onSpawn: track,
+  });
   if (res.code !== 0) {
     fs.rmSync(tmp, { force: true });
     throw new Error(`go build of ${PEER_DIR} failed (exit ${res.code}${res.timedOut ? ', timed out' : ''}):\n${res.stderr}`);
@@ -156,43 +162,6 @@ export function killAllGoProcesses(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
-}
-
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
-): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: null, signal: null, stdout, stderr: stderr + String(err), timedOut });
-    });
-    // 'close' waits for stdout/stderr to drain as well as for the exit.
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
 }
 
 export interface GoServer {
@@ -289,8 +258,9 @@ export async function runGoClient(
   opts: { timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const bin = await buildGoPeer();
-  return run(bin, ['client', '-target', target, '-scenario', scenario, ...extraArgs], {
+  return runProcess(bin, ['client', '-target', target, '-scenario', scenario, ...extraArgs], {
     timeoutMs: opts.timeoutMs ?? 120_000,
+    onSpawn: track,
   });
 }
 
@@ -320,7 +290,7 @@ export async function runGoBench(
   const bin = await buildGoPeer();
   const args = ['bench', '-target', target, '-scenario', opts.scenario, '-mode', opts.mode];
   args.push('-n', String(opts.n), '-warmup', String(opts.warmup ?? Math.min(1000, opts.n)));
-  const res = await run(bin, args, { timeoutMs: opts.timeoutMs ?? 300_000 });
+  const res = await runProcess(bin, args, { timeoutMs: opts.timeoutMs ?? 300_000, onSpawn: track });
   if (res.code !== 0) {
     throw new Error(`Go bench failed (exit ${res.code}${res.timedOut ? ', timed out' : ''}): ${res.stderr.trim()}`);
   }
@@ -336,7 +306,7 @@ export async function goVectors(): Promise<{
   snapshotCrc3MiB: number;
 }> {
   const bin = await buildGoPeer();
-  const res = await run(bin, ['vectors'], { timeoutMs: 30_000 });
+  const res = await runProcess(bin, ['vectors'], { timeoutMs: 30_000, onSpawn: track });
   if (res.code !== 0) throw new Error(`raft-peer vectors failed: ${res.stderr}`);
   return JSON.parse(res.stdout.trim());
 }

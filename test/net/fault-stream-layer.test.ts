@@ -15,29 +15,7 @@ import { TCPStreamLayer } from '../../src/net/tcp-stream-layer.ts';
 import type { AppendFuture, RPC } from '../../src/transport.ts';
 import { runTransportConformance } from '../conformance/transport-suite.ts';
 import { appendReq, crcOf, echoResponder, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
-
-/** A port that was free a moment ago: bound, then released. */
-async function closedPort(): Promise<string> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function expectCode(err: unknown, code: string): void {
-  expect(isTransportError(err), `expected a TransportError, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-}
+import { closedPort, expectCode, rejection } from '../helpers/expect-errors.ts';
 
 /** Handles that outlive a leaky close(): sockets, servers, timers, immediates. */
 function resources(): Record<string, number> {

@@ -12,6 +12,7 @@ import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-tra
 import type { AppendFuture, RPC } from '../../src/transport.ts';
 import { startChildPeer } from '../helpers/child-peer.ts';
 import { appendReq, echoResponder, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
+import { transportError } from '../helpers/expect-errors.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -22,16 +23,6 @@ async function transport(opts: TCPTransportOptions = {}): Promise<NetworkTranspo
   const t = await newTCPTransport('127.0.0.1:0', { timeout: 10_000, ...opts });
   cleanup.push(() => t.close());
   return t;
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string; cause?: unknown }> {
-  try {
-    await p;
-  } catch (err) {
-    if (!isTransportError(err)) throw err;
-    return err as unknown as { code: string; message: string; cause?: unknown };
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A TCP server that accepts and never says a word. */
@@ -68,7 +59,7 @@ describe('faults over TCP', () => {
     const p = await t.appendEntriesPipeline('peer', peer.addr);
     const futures: AppendFuture[] = [];
     for (let i = 0; i < 32; i++) futures.push(await p.appendEntries(appendReq({ prevLogEntry: i })));
-    const sync = rejection(t.requestVote('peer', peer.addr, voteReq()));
+    const sync = transportError(t.requestVote('peer', peer.addr, voteReq()));
     await peer.kill();
 
     const delivered: AppendFuture[] = [];
@@ -82,7 +73,7 @@ describe('faults over TCP', () => {
     expect(syncErr.code).toBe(ErrorCode.ConnectionClosed);
 
     // While it is down, calls fail with a typed error instead of hanging.
-    expect((await rejection(t.requestVote('peer', peer.addr, voteReq()))).code).toBe(ErrorCode.PeerUnreachable);
+    expect((await transportError(t.requestVote('peer', peer.addr, voteReq()))).code).toBe(ErrorCode.PeerUnreachable);
 
     const back = await startChildPeer(peer.port, 'echo');
     cleanup.push(() => back.kill());
@@ -107,7 +98,7 @@ describe('faults over TCP', () => {
         yield chunk;
       }
     }
-    const err = await rejection(t.installSnapshot('peer', peer.addr, snapshotReq(size), source()));
+    const err = await transportError(t.installSnapshot('peer', peer.addr, snapshotReq(size), source()));
     await killed;
     expect([ErrorCode.ConnectionClosed, ErrorCode.PeerUnreachable]).toContain(err.code);
     expect(sent).toBeLessThan(size);
@@ -116,7 +107,7 @@ describe('faults over TCP', () => {
   it('black-holed peer: calls and pipelines time out, and close() still completes', async () => {
     const hole = await blackHole();
     const t = await transport({ timeout: 200 });
-    const err = await rejection(t.appendEntries('x', hole.addr, appendReq()));
+    const err = await transportError(t.appendEntries('x', hole.addr, appendReq()));
     expect(err.code).toBe(ErrorCode.RpcTimeout);
     const p = await t.appendEntriesPipeline('x', hole.addr);
     const f = await p.appendEntries(appendReq());
@@ -140,7 +131,7 @@ describe('faults over TCP', () => {
         thrown.push(err);
       }
     });
-    const err = await rejection(a.appendEntries('b', b.localAddr(), appendReq()));
+    const err = await transportError(a.appendEntries('b', b.localAddr(), appendReq()));
     expect(err.code).toBe(ErrorCode.Remote);
     expect(err.message).toMatch(/invalid AppendEntries response/);
     expect(thrown).toHaveLength(1);

@@ -5,12 +5,13 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, isTransportError, TransportError } from '../../src/errors.ts';
+import { ErrorCode, TransportError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
 import { MessageWriter } from '../../src/net/encoder.ts';
 import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import { appendReq, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
+import { codeOf } from '../helpers/expect-errors.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -29,16 +30,6 @@ async function transport(opts: TCPTransportOptions = {}): Promise<NetworkTranspo
   const t = await newTCPTransport('127.0.0.1:0', { timeout: 5_000, ...opts });
   cleanup.push(() => t.close());
   return t;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (!isTransportError(err)) throw err;
-    return err.code;
-  }
-  throw new Error('expected a rejection');
 }
 
 function rawConnect(addr: string): Promise<net.Socket> {

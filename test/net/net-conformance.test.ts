@@ -1,15 +1,6 @@
-import { createServer } from 'node:net';
 import { newTCPTransport } from '../../src/net/tcp-transport.ts';
 import { runTransportConformance } from '../conformance/transport-suite.ts';
-
-/** A port that was free a moment ago: bound, then released. */
-async function closedPort(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
-}
+import { closedPort } from '../helpers/expect-errors.ts';
 
 runTransportConformance({
   name: 'NetworkTransport over TCP',

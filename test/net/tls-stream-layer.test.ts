@@ -11,31 +11,9 @@ import type { RPC } from '../../src/transport.ts';
 import { runTransportConformance } from '../conformance/transport-suite.ts';
 import { haveOpenssl, type KeyPair, makeTestPKI, type TestPKI } from '../helpers/certs.ts';
 import { appendReq, echoResponder, serve } from '../helpers/fixtures.ts';
+import { closedPort, expectCode, rejection } from '../helpers/expect-errors.ts';
 
 const pki: TestPKI | undefined = (await haveOpenssl()) ? await makeTestPKI() : undefined;
-
-/** A port that was free a moment ago: bound, then released. */
-async function closedPort(): Promise<string> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `127.0.0.1:${port}`;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
-
-function expectCode(err: unknown, code: string): void {
-  expect(isTransportError(err), `expected a TransportError, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-}
 
 function hostPort(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');

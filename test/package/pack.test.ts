@@ -1,47 +1,16 @@
-/**
- * The package as a user gets it: `npm pack` (which builds through prepack),
- * install the tarball into an empty project, with nothing else and no
- * registry (`--offline`: the package has no runtime dependencies), then
- * type-check a TypeScript consumer against the shipped .d.ts files and run a
- * plain-JavaScript consumer and the `raft-transport` bin.
- */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newTCPTransport, type NetworkTransport, RpcType } from '../../src/index.ts';
+import { type RunResult, runProcess } from '../helpers/run-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> {
-  // Not the npm_* variables of an enclosing `npm test`: they would configure the inner npm.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const show = (r: Run): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+const show = (r: RunResult): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 /** Exercises the installed package from plain Node: TCP and in-memory transports, errors. */
 const CONSUMER_MJS = `
@@ -252,3 +221,10 @@ describe('npm package', () => {
     });
   });
 });
+
+/** Not the npm_* variables of an enclosing `npm test`: they would configure the inner npm. */
+const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
+
+function run(cmd: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<RunResult> {
+  return runProcess(cmd, args, { cwd, env: childEnv, timeoutMs });
+}

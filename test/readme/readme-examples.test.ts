@@ -1,11 +1,3 @@
-/**
- * Runs the README's code so it can't rot. Every ```ts block must be tagged
- * `example`; each one is written to a temp dir with its `'raft-transport'`
- * imports pointed at src/index.ts, type-checked (strict, as the repo), and
- * run as its own process, which must exit 0 and print every `// → text`
- * comment's text. Blocks tagged `tls` get a test PKI in `tls/` (needs openssl).
- */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -13,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveOpenssl, makeTestPKI } from '../helpers/certs.ts';
+import { runProcess } from '../helpers/run-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SRC_INDEX = path.join(ROOT, 'src', 'index.ts');
@@ -51,28 +44,6 @@ const examples: Example[] = blocks
 
 let dir = '';
 let tlsSkipReason: string | undefined;
-
-function run(
-  cmd: string,
-  args: string[],
-  cwd: string,
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    // A hung example is a failure, reported with its output so far.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raft-transport-readme-'));
@@ -120,7 +91,7 @@ describe('README examples', () => {
   });
 
   it('type-check', async () => {
-    const r = await run(process.execPath, [TSC, '-p', path.join(dir, 'tsconfig.json')], dir, 120_000);
+    const r = await runProcess(process.execPath, [TSC, '-p', path.join(dir, 'tsconfig.json')], { cwd: dir, timeoutMs: 120_000 });
     // Only the examples' own errors: src is checked by `tsc --noEmit -p .`.
     const errors = r.stdout
       .split('\n')
@@ -138,7 +109,7 @@ describe('README examples', () => {
     const needsTls = ex.tags.includes('tls');
     it(`README.md:${ex.line} runs${needsTls ? ' (TLS)' : ''}`, async (ctx) => {
       if (needsTls && tlsSkipReason !== undefined) ctx.skip();
-      const r = await run(process.execPath, ['--import', TSX, ex.file], dir, 30_000);
+      const r = await runProcess(process.execPath, ['--import', TSX, ex.file], { cwd: dir, timeoutMs: 30_000 });
       const report = `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
       expect(r.code, report).toBe(0);
       for (const m of ex.code.matchAll(/\/\/ → (.+)$/gm)) expect(r.stdout, report).toContain((m[1] as string).trim());
