@@ -1,8 +1,3 @@
-/**
- * Faults over real TCP: peers that die, black holes, stalled consumers,
- * close() during every kind of work. Nothing may hang, crash or leak.
- */
-import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { ErrorCode, isTransportError } from '../../src/errors.ts';
@@ -11,6 +6,7 @@ import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import type { AppendFuture, RPC } from '../../src/transport.ts';
 import { startChildPeer } from '../helpers/child-peer.ts';
+import { type RawServer, startRawServer } from '../helpers/raw-server.ts';
 import { appendReq, echoResponder, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
 import { transportError } from '../helpers/expect-errors.ts';
 
@@ -26,22 +22,10 @@ async function transport(opts: TCPTransportOptions = {}): Promise<NetworkTranspo
 }
 
 /** A TCP server that accepts and never says a word. */
-async function blackHole(): Promise<{ addr: string; sockets: Set<net.Socket> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanup.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, sockets };
+async function blackHole(): Promise<RawServer> {
+  const hole = await startRawServer();
+  cleanup.push(() => hole.close());
+  return hole;
 }
 
 function sockets(): number {

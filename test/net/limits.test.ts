@@ -12,6 +12,7 @@ import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import { appendReq, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
 import { codeOf } from '../helpers/expect-errors.ts';
+import { startRawServer } from '../helpers/raw-server.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -49,22 +50,12 @@ function closed(s: net.Socket): Promise<void> {
 
 /** A raw server that answers the first request of each connection with the given bytes. */
 async function evilServer(answer: Uint8Array, accepted: { count: number } = { count: 0 }): Promise<string> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
+  const server = await startRawServer((s) => {
     accepted.count++;
-    sockets.add(s);
-    s.on('error', () => {});
     s.once('data', () => s.write(answer));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanup.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  cleanup.push(() => server.close());
+  return server.addr;
 }
 
 describe('server-side limits', () => {
