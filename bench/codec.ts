@@ -12,11 +12,11 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { RpcType, type AppendEntriesRequest, type Log } from '../src/commands.ts';
-import { decodeRequest } from '../src/net/decoder.ts';
+import { decodeRequest } from '../src/net/codec/decoder.ts';
 import { libraryDecoder } from '../test/helpers/library-decoder.ts';
-import { MessageWriter } from '../src/net/encoder.ts';
-import { FrameReader } from '../src/net/frame-reader.ts';
-import { PreciseDate } from '../src/net/go-time.ts';
+import { MessageWriter } from '../src/net/codec/encoder.ts';
+import { FrameReader } from '../src/net/codec/frame-reader.ts';
+import { PreciseDate } from '../src/net/codec/go-time.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const header = { protocolVersion: 3, id: text('node-1'), addr: text('127.0.0.1:7000') };

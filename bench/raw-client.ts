@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { RpcType, type AppendEntriesRequest } from '../src/commands.ts';
-import { MessageWriter } from '../src/net/encoder.ts';
+import { MessageWriter } from '../src/net/codec/encoder.ts';
 import { encodePreamble, RawMode } from './raw-protocol.ts';
 import type { LatencyRecorder, Timed } from './stats.ts';
 

@@ -13,19 +13,19 @@ export {
   type NetworkTransportOptions,
   type ServerAddressProvider,
 } from './net/network-transport.ts';
-export type { StreamLayer } from './net/stream-layer.ts';
-export { TCPDialer, TCPStreamLayer, type TCPStreamLayerOptions } from './net/tcp-stream-layer.ts';
+export type { StreamLayer } from './net/layers/stream-layer.ts';
+export { TCPDialer, TCPStreamLayer, type TCPStreamLayerOptions } from './net/layers/tcp-stream-layer.ts';
 export { newTCPTransport, type TCPTransportOptions } from './net/tcp-transport.ts';
-export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type WireFormat } from './net/wire-format.ts';
-export type { DialBackoffOptions } from './net/dial-backoff.ts';
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type WireFormat } from './net/codec/wire-format.ts';
+export type { DialBackoffOptions } from './net/conn/dial-backoff.ts';
 export type { LatencySummary, PeerStatsSnapshot, TransportStats } from './net/peer-stats.ts';
-export { PreciseDate } from './net/go-time.ts';
+export { PreciseDate } from './net/codec/go-time.ts';
 export {
   type PEM,
   type TLSCredentials,
   TLSStreamLayer,
   type TLSStreamLayerOptions,
-} from './net/tls-stream-layer.ts';
+} from './net/layers/tls-stream-layer.ts';
 export { newTLSTransport, TLSTransport, type TLSTransportOptions } from './net/tls-transport.ts';
 export {
   type ByteRange,
@@ -36,4 +36,4 @@ export {
   FaultNetwork,
   type FaultNetworkOptions,
   type LatencyRange,
-} from './net/fault-stream-layer.ts';
+} from './net/layers/fault-stream-layer.ts';

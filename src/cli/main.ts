@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseHostPort } from '../net/tcp-stream-layer.ts';
+import { parseHostPort } from '../net/layers/tcp-stream-layer.ts';
 import { probe, type ProbeResult, type ProbeSample } from './probe.ts';
 
 /** Exit codes: 0 success, 1 the operation failed (e.g. peer unreachable), 2 bad usage. */

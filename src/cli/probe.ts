@@ -1,7 +1,7 @@
 import type { AppendEntriesRequest, AppendEntriesResponse, ServerAddress } from '../commands.ts';
 import { isTransportError } from '../errors.ts';
 import { NetworkTransport } from '../net/network-transport.ts';
-import { parseHostPort, TCPDialer } from '../net/tcp-stream-layer.ts';
+import { parseHostPort, TCPDialer } from '../net/layers/tcp-stream-layer.ts';
 
 /** What `probe` sends and how long it waits. */
 export interface ProbeOptions {

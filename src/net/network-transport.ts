@@ -31,16 +31,16 @@ import { channels } from '../diagnostics.ts';
 import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
 import type { AppendPipeline, ByteSource, CallOptions, HeartbeatHandler, RPC, Transport } from '../transport.ts';
-import { ClientConn, type ResponseWaiter } from './client-conn.ts';
-import { ConnPool } from './conn-pool.ts';
-import { DialBackoff, type DialBackoffOptions } from './dial-backoff.ts';
-import { MessageWriter } from './encoder.ts';
-import { FrameReader } from './frame-reader.ts';
-import { NetPipeline } from './net-pipeline.ts';
+import { ClientConn, type ResponseWaiter } from './conn/client-conn.ts';
+import { ConnPool } from './conn/conn-pool.ts';
+import { DialBackoff, type DialBackoffOptions } from './conn/dial-backoff.ts';
+import { MessageWriter } from './codec/encoder.ts';
+import { FrameReader } from './codec/frame-reader.ts';
+import { NetPipeline } from './conn/net-pipeline.ts';
 import { PeerStats, type TransportStats } from './peer-stats.ts';
-import { type ServerHost, ServerConn, type ServerRPC } from './server-conn.ts';
-import type { StreamLayer } from './stream-layer.ts';
-import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './wire-format.ts';
+import { type ServerHost, ServerConn, type ServerRPC } from './conn/server-conn.ts';
+import type { StreamLayer } from './layers/stream-layer.ts';
+import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './codec/wire-format.ts';
 
 /** Maps a server ID to the address to dial, overriding the target Raft passes (hashicorp's ServerAddressProvider). */
 export type ServerAddressProvider = (id: ServerID) => ServerAddress | undefined;

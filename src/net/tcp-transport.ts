@@ -1,6 +1,6 @@
 import type { ServerAddress } from '../commands.ts';
 import { NetworkTransport, type NetworkTransportOptions } from './network-transport.ts';
-import { TCPStreamLayer, type TCPStreamLayerOptions } from './tcp-stream-layer.ts';
+import { TCPStreamLayer, type TCPStreamLayerOptions } from './layers/tcp-stream-layer.ts';
 
 /** Options of `newTCPTransport`: the transport's and the TCP layer's. */
 export interface TCPTransportOptions extends NetworkTransportOptions, TCPStreamLayerOptions {}

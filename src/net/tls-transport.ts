@@ -1,6 +1,6 @@
 import type { ServerAddress } from '../commands.ts';
 import { NetworkTransport, type NetworkTransportOptions } from './network-transport.ts';
-import { type PEM, TLSStreamLayer, type TLSStreamLayerOptions } from './tls-stream-layer.ts';
+import { type PEM, TLSStreamLayer, type TLSStreamLayerOptions } from './layers/tls-stream-layer.ts';
 
 /** Options of `newTLSTransport`: the transport's and the TLS layer's (key, cert and ca are required). */
 export interface TLSTransportOptions extends NetworkTransportOptions, TLSStreamLayerOptions {}

@@ -17,9 +17,9 @@ import {
   RpcType,
 } from '../../src/commands.ts';
 import { InvalidValueError, LimitExceededError, ProtocolError, TransportError } from '../../src/errors.ts';
-import { REQUEST_NAMES, RESPONSE_NAMES, unknownType } from '../../src/net/decoder.ts';
-import { decodeGoTime } from '../../src/net/go-time.ts';
-import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../src/net/wire-format.ts';
+import { REQUEST_NAMES, RESPONSE_NAMES, unknownType } from '../../src/net/codec/decoder.ts';
+import { decodeGoTime } from '../../src/net/codec/go-time.ts';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../../src/net/codec/wire-format.ts';
 
 const utf8Decoder = new TextDecoder('utf-8');
 

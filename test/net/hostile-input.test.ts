@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { ErrorCode, isTransportError, TransportError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
-import { MessageWriter } from '../../src/net/encoder.ts';
+import { MessageWriter } from '../../src/net/codec/encoder.ts';
 import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport } from '../../src/net/tcp-transport.ts';
 import { allBytes, appendReq, entry, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, TransportError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
-import { MessageWriter } from '../../src/net/encoder.ts';
+import { MessageWriter } from '../../src/net/codec/encoder.ts';
 import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import { appendReq, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import { NetworkTransport } from '../../src/net/network-transport.ts';
-import { TCPDialer } from '../../src/net/tcp-stream-layer.ts';
+import { TCPDialer } from '../../src/net/layers/tcp-stream-layer.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import { echoResponder, serve, voteReq } from '../helpers/fixtures.ts';
 

@@ -8,15 +8,15 @@ import {
   isHeartbeat,
   RpcType,
   rpcTypeName,
-} from '../commands.ts';
-import { AlreadyRespondedError, ConnectionClosedError, LimitExceededError, ProtocolError, TransportError } from '../errors.ts';
-import { channels } from '../diagnostics.ts';
-import type { Logger } from '../logger.ts';
-import type { AppendEntriesRPC, HeartbeatHandler } from '../transport.ts';
-import { decodeRequest } from './decoder.ts';
-import type { MessageWriter } from './encoder.ts';
-import type { FrameReader } from './frame-reader.ts';
-import type { DecodeLimits } from './wire-format.ts';
+} from '../../commands.ts';
+import { AlreadyRespondedError, ConnectionClosedError, LimitExceededError, ProtocolError, TransportError } from '../../errors.ts';
+import { channels } from '../../diagnostics.ts';
+import type { Logger } from '../../logger.ts';
+import type { AppendEntriesRPC, HeartbeatHandler } from '../../transport.ts';
+import { decodeRequest } from '../codec/decoder.ts';
+import type { MessageWriter } from '../codec/encoder.ts';
+import type { FrameReader } from '../codec/frame-reader.ts';
+import type { DecodeLimits } from '../codec/wire-format.ts';
 
 /** What a server connection needs from its transport. */
 export interface ServerHost {

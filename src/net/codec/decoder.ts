@@ -35,8 +35,8 @@ import {
   type RequestVoteResponse,
   type TimeoutNowRequest,
   type TimeoutNowResponse,
-} from '../commands.ts';
-import { InvalidValueError, LimitExceededError, ProtocolError } from '../errors.ts';
+} from '../../commands.ts';
+import { InvalidValueError, LimitExceededError, ProtocolError } from '../../errors.ts';
 import { decodeGoTimeAt } from './go-time.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './wire-format.ts';
 

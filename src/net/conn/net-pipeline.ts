@@ -5,14 +5,14 @@ import {
   type AppendEntriesResponse,
   RpcType,
   type ServerAddress,
-} from '../commands.ts';
-import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../errors.ts';
-import { AppendFutureImpl, AppendWindow } from '../internal/append-window.ts';
-import { PendingCall } from '../internal/pending-call.ts';
-import type { AppendFuture, AppendPipeline, CallOptions } from '../transport.ts';
-import { channels } from '../diagnostics.ts';
+} from '../../commands.ts';
+import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../../errors.ts';
+import { AppendFutureImpl, AppendWindow } from '../../internal/append-window.ts';
+import { PendingCall } from '../../internal/pending-call.ts';
+import type { AppendFuture, AppendPipeline, CallOptions } from '../../transport.ts';
+import { channels } from '../../diagnostics.ts';
 import type { ClientConn, ResponseWaiter } from './client-conn.ts';
-import type { PeerStats } from './peer-stats.ts';
+import type { PeerStats } from '../peer-stats.ts';
 
 /** Request bytes a pipeline encodes per event-loop turn before making its sender wait for the next. */
 const TURN_BYTES = 256 * 1024;

@@ -1,7 +1,7 @@
 /** FrameReader: splitting an untrusted byte stream into msgpack values, within limits. */
 import { describe, expect, it } from 'vitest';
-import { LimitExceededError, ProtocolError } from '../../src/errors.ts';
-import { FrameReader } from '../../src/net/frame-reader.ts';
+import { LimitExceededError, ProtocolError } from '../../../src/errors.ts';
+import { FrameReader } from '../../../src/net/codec/frame-reader.ts';
 
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
 const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));

@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ServerAddress } from '../commands.ts';
-import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../errors.ts';
-import { AsyncQueue } from '../internal/async-queue.ts';
-import { handlesReleased } from '../internal/handles-released.ts';
+import type { ServerAddress } from '../../commands.ts';
+import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../../errors.ts';
+import { AsyncQueue } from '../../internal/async-queue.ts';
+import { handlesReleased } from '../../internal/handles-released.ts';
 import type { StreamLayer } from './stream-layer.ts';
 
 /** Socket tuning shared by inbound and outbound TCP connections. */

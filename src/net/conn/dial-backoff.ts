@@ -1,5 +1,5 @@
-import type { ServerAddress } from '../commands.ts';
-import { PeerUnreachableError, RpcAbortedError } from '../errors.ts';
+import type { ServerAddress } from '../../commands.ts';
+import { PeerUnreachableError, RpcAbortedError } from '../../errors.ts';
 
 /** How hard to retry a peer whose dials fail. */
 export interface DialBackoffOptions {

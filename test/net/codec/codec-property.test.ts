@@ -14,14 +14,14 @@ import {
   type Log,
   type LogType,
   type RPCHeader,
-} from '../../src/commands.ts';
-import { InvalidValueError, ProtocolError, TransportError } from '../../src/errors.ts';
-import { decodeErrorString, decodeRequest, decodeResponse } from '../../src/net/decoder.ts';
-import { libraryDecoder } from '../helpers/library-decoder.ts';
-import { MessageWriter } from '../../src/net/encoder.ts';
-import { FrameReader } from '../../src/net/frame-reader.ts';
-import { GO_ZERO_TIME_UNIX_SECONDS, PreciseDate } from '../../src/net/go-time.ts';
-import type { WireFormat } from '../../src/net/wire-format.ts';
+} from '../../../src/commands.ts';
+import { InvalidValueError, ProtocolError, TransportError } from '../../../src/errors.ts';
+import { decodeErrorString, decodeRequest, decodeResponse } from '../../../src/net/codec/decoder.ts';
+import { libraryDecoder } from '../../helpers/library-decoder.ts';
+import { MessageWriter } from '../../../src/net/codec/encoder.ts';
+import { FrameReader } from '../../../src/net/codec/frame-reader.ts';
+import { GO_ZERO_TIME_UNIX_SECONDS, PreciseDate } from '../../../src/net/codec/go-time.ts';
+import type { WireFormat } from '../../../src/net/codec/wire-format.ts';
 
 const RUNS = { numRuns: 300 };
 const TYPES = [

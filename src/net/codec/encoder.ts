@@ -26,8 +26,8 @@ import {
   type RequestVoteResponse,
   type TimeoutNowRequest,
   type TimeoutNowResponse,
-} from '../commands.ts';
-import { InvalidValueError } from '../errors.ts';
+} from '../../commands.ts';
+import { InvalidValueError } from '../../errors.ts';
 import { TIME_BINARY_LENGTH, writeTimeBinary, writeTimestamp } from './go-time.ts';
 import type { WireFormat } from './wire-format.ts';
 

@@ -6,14 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RpcType, type AnyRequest, type AnyResponse, type Log, type RPCHeader } from '../../src/commands.ts';
-import { decodeErrorString, decodeRequest, decodeResponse } from '../../src/net/decoder.ts';
-import { MessageWriter } from '../../src/net/encoder.ts';
-import { FrameReader } from '../../src/net/frame-reader.ts';
-import { PreciseDate } from '../../src/net/go-time.ts';
-import type { WireFormat } from '../../src/net/wire-format.ts';
+import { RpcType, type AnyRequest, type AnyResponse, type Log, type RPCHeader } from '../../../src/commands.ts';
+import { decodeErrorString, decodeRequest, decodeResponse } from '../../../src/net/codec/decoder.ts';
+import { MessageWriter } from '../../../src/net/codec/encoder.ts';
+import { FrameReader } from '../../../src/net/codec/frame-reader.ts';
+import { PreciseDate } from '../../../src/net/codec/go-time.ts';
+import type { WireFormat } from '../../../src/net/codec/wire-format.ts';
 
-const WIRE_DIR = new URL('../../../shared/wire/', import.meta.url);
+const WIRE_DIR = new URL('../../../../shared/wire/', import.meta.url);
 const FILE_112 = 'hashicorp-raft-1.1.2-vectors.json';
 const FILE_LATEST = 'hashicorp-raft-latest-vectors.json';
 const haveVectors =

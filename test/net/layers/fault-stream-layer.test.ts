@@ -2,20 +2,20 @@ import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RpcType } from '../../src/commands.ts';
-import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import { RpcType } from '../../../src/commands.ts';
+import { ErrorCode, isTransportError } from '../../../src/errors.ts';
 import {
   type FaultEvent,
   FaultInjectionStreamLayer,
   FaultNetwork,
   type FaultNetworkOptions,
-} from '../../src/net/fault-stream-layer.ts';
-import { NetworkTransport, type NetworkTransportOptions } from '../../src/net/network-transport.ts';
-import { TCPStreamLayer } from '../../src/net/tcp-stream-layer.ts';
-import type { AppendFuture, RPC } from '../../src/transport.ts';
-import { runTransportConformance } from '../conformance/transport-suite.ts';
-import { appendReq, crcOf, echoResponder, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
-import { closedPort, expectCode, rejection } from '../helpers/expect-errors.ts';
+} from '../../../src/net/layers/fault-stream-layer.ts';
+import { NetworkTransport, type NetworkTransportOptions } from '../../../src/net/network-transport.ts';
+import { TCPStreamLayer } from '../../../src/net/layers/tcp-stream-layer.ts';
+import type { AppendFuture, RPC } from '../../../src/transport.ts';
+import { runTransportConformance } from '../../conformance/transport-suite.ts';
+import { appendReq, crcOf, echoResponder, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../../helpers/fixtures.ts';
+import { closedPort, expectCode, rejection } from '../../helpers/expect-errors.ts';
 
 /** Handles that outlive a leaky close(): sockets, servers, timers, immediates. */
 function resources(): Record<string, number> {

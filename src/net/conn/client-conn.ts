@@ -1,16 +1,16 @@
 import type { Duplex } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { AnyRequest, AnyResponse, InstallSnapshotRequest, RpcType, ServerAddress } from '../commands.ts';
-import { RpcType as Rpc } from '../commands.ts';
-import { ConnectionClosedError, ProtocolError, TransportError } from '../errors.ts';
-import { exactly } from '../internal/byte-source.ts';
-import type { ByteSource } from '../transport.ts';
-import { channels } from '../diagnostics.ts';
-import { decodeErrorString, decodeResponse } from './decoder.ts';
-import { MessageWriter } from './encoder.ts';
-import { FrameReader } from './frame-reader.ts';
-import type { PeerStats } from './peer-stats.ts';
-import type { DecodeLimits, WireFormat } from './wire-format.ts';
+import type { AnyRequest, AnyResponse, InstallSnapshotRequest, RpcType, ServerAddress } from '../../commands.ts';
+import { RpcType as Rpc } from '../../commands.ts';
+import { ConnectionClosedError, ProtocolError, TransportError } from '../../errors.ts';
+import { exactly } from '../../internal/byte-source.ts';
+import type { ByteSource } from '../../transport.ts';
+import { channels } from '../../diagnostics.ts';
+import { decodeErrorString, decodeResponse } from '../codec/decoder.ts';
+import { MessageWriter } from '../codec/encoder.ts';
+import { FrameReader } from '../codec/frame-reader.ts';
+import type { PeerStats } from '../peer-stats.ts';
+import type { DecodeLimits, WireFormat } from '../codec/wire-format.ts';
 
 /** User-space bytes queued on a socket beyond which senders wait for it to drain. */
 const WRITE_HIGH_WATER = 256 * 1024;

@@ -1,4 +1,4 @@
-import type { ServerAddress } from '../commands.ts';
+import type { ServerAddress } from '../../commands.ts';
 import type { ClientConn } from './client-conn.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { ServerAddress } from '../commands.ts';
+import type { ServerAddress } from '../../commands.ts';
 
 /**
  * The byte-stream layer under a NetworkTransport (hashicorp's `StreamLayer`):

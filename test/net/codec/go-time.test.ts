@@ -2,7 +2,7 @@
 import { encodeTimeSpecToTimestamp } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidValueError, ProtocolError } from '../../src/errors.ts';
+import { InvalidValueError, ProtocolError } from '../../../src/errors.ts';
 import {
   GO_ZERO_TIME_UNIX_SECONDS,
   PreciseDate,
@@ -11,7 +11,7 @@ import {
   marshalTimestamp,
   unmarshalTimeBinary,
   unmarshalTimestamp,
-} from '../../src/net/go-time.ts';
+} from '../../../src/net/codec/go-time.ts';
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));

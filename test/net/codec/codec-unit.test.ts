@@ -9,11 +9,11 @@ import {
   type Log,
   type RequestPreVoteRequest,
   type TimeoutNowRequest,
-} from '../../src/commands.ts';
-import { InvalidValueError, LimitExceededError, ProtocolError } from '../../src/errors.ts';
-import { decodeErrorString, decodeRequest, decodeResponse } from '../../src/net/decoder.ts';
-import { MessageWriter } from '../../src/net/encoder.ts';
-import { DEFAULT_DECODE_LIMITS } from '../../src/net/wire-format.ts';
+} from '../../../src/commands.ts';
+import { InvalidValueError, LimitExceededError, ProtocolError } from '../../../src/errors.ts';
+import { decodeErrorString, decodeRequest, decodeResponse } from '../../../src/net/codec/decoder.ts';
+import { MessageWriter } from '../../../src/net/codec/encoder.ts';
+import { DEFAULT_DECODE_LIMITS } from '../../../src/net/codec/wire-format.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const unhex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));

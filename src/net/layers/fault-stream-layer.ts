@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
-import type { ServerAddress } from '../commands.ts';
-import { InvalidValueError, PeerUnreachableError, TransportShutdownError } from '../errors.ts';
-import { deriveSeed, SeededRandom } from '../internal/prng.ts';
+import type { ServerAddress } from '../../commands.ts';
+import { InvalidValueError, PeerUnreachableError, TransportShutdownError } from '../../errors.ts';
+import { deriveSeed, SeededRandom } from '../../internal/prng.ts';
 import type { StreamLayer } from './stream-layer.ts';
 
 /** A uniform random delay, in ms, added to each chunk in each direction. */

@@ -9,7 +9,7 @@
  * bytes contiguously for the decoder: a zero-copy view when the value lies in
  * one chunk, a single concatenation when it spans several.
  */
-import { LimitExceededError, ProtocolError } from '../errors.ts';
+import { LimitExceededError, ProtocolError } from '../../errors.ts';
 import { resolveDecodeLimits, type DecodeLimits } from './wire-format.ts';
 
 /** Chunks shorter than this are copied into a staging slab rather than queued, bounding per-chunk overhead. */

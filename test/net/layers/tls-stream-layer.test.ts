@@ -2,16 +2,16 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RpcType } from '../../src/commands.ts';
-import { ErrorCode, isTransportError } from '../../src/errors.ts';
-import { MessageWriter } from '../../src/net/encoder.ts';
-import { TLSStreamLayer, type TLSStreamLayerOptions } from '../../src/net/tls-stream-layer.ts';
-import { newTLSTransport, type TLSTransport, type TLSTransportOptions } from '../../src/net/tls-transport.ts';
-import type { RPC } from '../../src/transport.ts';
-import { runTransportConformance } from '../conformance/transport-suite.ts';
-import { haveOpenssl, type KeyPair, makeTestPKI, type TestPKI } from '../helpers/certs.ts';
-import { appendReq, echoResponder, serve } from '../helpers/fixtures.ts';
-import { closedPort, expectCode, rejection } from '../helpers/expect-errors.ts';
+import { RpcType } from '../../../src/commands.ts';
+import { ErrorCode, isTransportError } from '../../../src/errors.ts';
+import { MessageWriter } from '../../../src/net/codec/encoder.ts';
+import { TLSStreamLayer, type TLSStreamLayerOptions } from '../../../src/net/layers/tls-stream-layer.ts';
+import { newTLSTransport, type TLSTransport, type TLSTransportOptions } from '../../../src/net/tls-transport.ts';
+import type { RPC } from '../../../src/transport.ts';
+import { runTransportConformance } from '../../conformance/transport-suite.ts';
+import { haveOpenssl, type KeyPair, makeTestPKI, type TestPKI } from '../../helpers/certs.ts';
+import { appendReq, echoResponder, serve } from '../../helpers/fixtures.ts';
+import { closedPort, expectCode, rejection } from '../../helpers/expect-errors.ts';
 
 const pki: TestPKI | undefined = (await haveOpenssl()) ? await makeTestPKI() : undefined;
 

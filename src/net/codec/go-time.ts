@@ -14,7 +14,7 @@
  * Go's zero time (0001-01-01T00:00:00Z) means "not set", so it decodes to
  * `null`, and `null` encodes as it.
  */
-import { InvalidValueError, ProtocolError } from '../errors.ts';
+import { InvalidValueError, ProtocolError } from '../../errors.ts';
 
 /** Unix seconds of Go's zero time, 0001-01-01T00:00:00Z. */
 export const GO_ZERO_TIME_UNIX_SECONDS = -62_135_596_800;
