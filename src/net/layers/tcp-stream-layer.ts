@@ -2,7 +2,13 @@ import { isIP } from 'node:net';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServerAddress } from '../../commands.ts';
-import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../../errors.ts';
+import {
+  InvalidValueError,
+  PeerUnreachableError,
+  RpcAbortedError,
+  RpcTimeoutError,
+  TransportShutdownError,
+} from '../../errors.ts';
 import { AsyncQueue } from '../../internal/async-queue.ts';
 import { handlesReleased } from '../../internal/handles-released.ts';
 import type { StreamLayer } from './stream-layer.ts';

@@ -2,7 +2,13 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { ServerAddress } from '../../commands.ts';
-import { InvalidValueError, PeerUnreachableError, RpcAbortedError, RpcTimeoutError, TransportShutdownError } from '../../errors.ts';
+import {
+  InvalidValueError,
+  PeerUnreachableError,
+  RpcAbortedError,
+  RpcTimeoutError,
+  TransportShutdownError,
+} from '../../errors.ts';
 import { AsyncQueue } from '../../internal/async-queue.ts';
 import { handlesReleased } from '../../internal/handles-released.ts';
 import { defaultLogger, type Logger } from '../../logger.ts';
