@@ -39,10 +39,15 @@ export interface RPCOf<T extends RpcType> {
   readonly type: T;
   readonly command: RequestOf<T>;
   /**
-   * Answers the caller. Pass an error (a string or an Error's message) to
-   * fail the call; the response may then be null. Call exactly once: a
-   * second call throws `ERR_ALREADY_RESPONDED`; answering after the transport
-   * closed is a silent no-op.
+   * Answers the caller, the same way in every transport:
+   * - `respond(response)`: the call resolves with `response`;
+   * - `respond(response | null, error)`: the call fails with `ERR_REMOTE`
+   *   carrying the error's text (a string, or an Error's message);
+   * - `respond(null)`: the call fails with `ERR_REMOTE`, "the peer answered
+   *   with neither a response nor an error" — never a zero-valued response
+   *   a Raft could take for a real answer.
+   * Call exactly once: a second call throws `ERR_ALREADY_RESPONDED`;
+   * answering after the transport closed is a silent no-op.
    */
   respond(response: ResponseOf<T> | null, error?: Error | string | null): void;
 }
@@ -54,7 +59,11 @@ export type TimeoutNowRPC = RPCOf<typeof RpcType.TimeoutNow>;
 export interface InstallSnapshotRPC extends RPCOf<typeof RpcType.InstallSnapshot> {
   /**
    * Exactly `command.size` bytes of snapshot data. Read it to the end before
-   * responding; an unread remainder is discarded.
+   * responding; an unread remainder is discarded. The reader always
+   * finishes: it ends, or errors once the data can no longer arrive (the
+   * RPC was answered first, the connection broke, the transport closed).
+   * That error reaches whoever reads; an unread reader never crashes the
+   * process.
    */
   readonly reader: Readable;
 }

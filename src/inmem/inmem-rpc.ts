@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { AnyRequest, AnyResponse, AppendEntriesResponse, RpcType } from '../commands.ts';
 import { AlreadyRespondedError, RemoteError } from '../errors.ts';
 import type { AppendFutureImpl } from '../internal/append-window.ts';
+import { answerError } from '../internal/no-answer.ts';
 import type { PendingCall } from '../internal/pending-call.ts';
 import type { InmemPipeline } from './inmem-pipeline.ts';
 
@@ -50,12 +51,9 @@ export class InmemRPC {
     if (this.to.closed) return;
     if (this.responded) throw new AlreadyRespondedError();
     this.responded = true;
-    let err: Error | undefined;
-    if (error != null && error !== '') {
-      err = typeof error === 'string' ? new RemoteError(error) : new RemoteError(error.message, { cause: error });
-    } else if (response == null) {
-      err = new RemoteError('peer responded with neither a response nor an error');
-    }
+    // The same rules, and the same text, as over the network.
+    const text = answerError(response, error);
+    const err = text === '' ? undefined : new RemoteError(text, error instanceof Error ? { cause: error } : undefined);
     this.settle(response ?? undefined, err);
   }
 

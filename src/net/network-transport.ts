@@ -529,8 +529,13 @@ class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
 
   onResponse(response: AnyResponse, remoteError: string): void {
     this.call.onCancel = undefined;
-    // The stream is in sync after any decoded answer, an error string included.
-    if (this.reuse && this.conn !== undefined) this.transport.release(this.conn);
+    // The stream is in sync after any decoded answer, but a peer may close
+    // right after an error string (a refused request is answered, then the
+    // connection closed): only a clean answer returns the connection to the pool.
+    if (this.reuse && this.conn !== undefined) {
+      if (remoteError === '') this.transport.release(this.conn);
+      else void this.conn.close();
+    }
     if (remoteError !== '') this.call.reject(new RemoteError(remoteError));
     else this.call.resolve(response);
   }

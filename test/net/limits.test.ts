@@ -5,13 +5,13 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, TransportError } from '../../src/errors.ts';
+import { ErrorCode, type RemoteError, TransportError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
 import { MessageWriter } from '../../src/net/codec/encoder.ts';
 import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import { appendReq, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
-import { codeOf } from '../helpers/expect-errors.ts';
+import { codeOf, transportError } from '../helpers/expect-errors.ts';
 import { startRawServer } from '../helpers/raw-server.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -59,13 +59,15 @@ async function evilServer(answer: Uint8Array, accepted: { count: number } = { co
 }
 
 describe('server-side limits', () => {
-  it('maxFrameSize: an oversized request closes that connection only', async () => {
+  it('maxFrameSize: an oversized request is answered with the reason, and closes that connection only', async () => {
     const { logger, errors } = capture();
     const server = await transport({ logger, limits: { maxFrameSize: 4096 } });
     void serve(server);
     const client = await transport();
     const big = appendReq({ entries: [entry(1, new Uint8Array(8192))] });
-    expect(await codeOf(client.appendEntries('s', server.localAddr(), big))).toBe(ErrorCode.ConnectionClosed);
+    const err = await transportError(client.appendEntries('s', server.localAddr(), big));
+    expect(err.code).toBe(ErrorCode.Remote);
+    expect((err as RemoteError).remoteMessage).toMatch(/maxFrameSize \(4096\).*raise limits\.maxFrameSize/);
     expect(errors.map((e) => e.code)).toContain(ErrorCode.LimitExceeded);
     await expect(client.requestVote('s', server.localAddr(), voteReq({ term: 3 }))).resolves.toMatchObject({ term: 3 });
   });
@@ -78,7 +80,7 @@ describe('server-side limits', () => {
     const ok = appendReq({ entries: Array.from({ length: 10 }, (_, i) => entry(i + 1)) });
     await expect(client.appendEntries('s', server.localAddr(), ok)).resolves.toMatchObject({ success: true });
     const tooMany = appendReq({ entries: Array.from({ length: 11 }, (_, i) => entry(i + 1)) });
-    expect(await codeOf(client.appendEntries('s', server.localAddr(), tooMany))).toBe(ErrorCode.ConnectionClosed);
+    expect(await codeOf(client.appendEntries('s', server.localAddr(), tooMany))).toBe(ErrorCode.Remote);
     expect(errors.map((e) => e.code)).toContain(ErrorCode.LimitExceeded);
   });
 
@@ -89,7 +91,7 @@ describe('server-side limits', () => {
     const client = await transport();
     const size = 4 * 1024 * 1024;
     const code = await codeOf(client.installSnapshot('s', server.localAddr(), snapshotReq(size), pseudoRandom(size)));
-    expect([ErrorCode.ConnectionClosed, ErrorCode.PeerUnreachable]).toContain(code);
+    expect([ErrorCode.Remote, ErrorCode.ConnectionClosed, ErrorCode.PeerUnreachable]).toContain(code);
     expect(errors.map((e) => e.code)).toContain(ErrorCode.LimitExceeded);
   });
 
@@ -128,8 +130,11 @@ describe('server-side limits', () => {
     const before = process.memoryUsage().arrayBuffers;
     const s = await rawConnect(server.localAddr());
     s.on('error', () => {});
+    const answer: Buffer[] = [];
+    s.on('data', (chunk: Buffer) => answer.push(chunk));
     s.write(Uint8Array.from([0x00, 0x81, 0xa4, ...Buffer.from('Term'), 0xdb, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     await closed(s);
+    expect(Buffer.concat(answer).toString('latin1')).toContain('exceeds maxFrameSize');
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
   });
 });

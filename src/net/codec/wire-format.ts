@@ -45,10 +45,32 @@ export interface DecodeLimits {
 }
 
 /**
+ * Encoded bytes one log entry adds to an AppendEntries request beyond its
+ * Data and Extensions: the Log map's keys and fixed-width values. Measured
+ * worst case (latest field set, 64-bit Index/Term, binary AppendedAt, both
+ * byte fields present) is 92 bytes; this leaves room.
+ */
+const ENTRY_OVERHEAD = 128;
+/** The request around the entries: header, term, leader, IDs and addresses, generously. */
+const REQUEST_OVERHEAD = 64 * 1024;
+
+/**
+ * The maxFrameSize that accepts an AppendEntries of `entries` entries, each
+ * with up to `entryBytes` bytes of Data plus Extensions: set a follower's
+ * limit from its leader's MaxAppendEntries (Go: 64 by default, at most 1024)
+ * and the largest command the application writes.
+ */
+export function maxFrameSizeFor(entries: number, entryBytes: number): number {
+  return entries * (entryBytes + ENTRY_OVERHEAD) + REQUEST_OVERHEAD;
+}
+
+/**
  * Safe defaults.
  *
- * - maxFrameSize 64 MiB: Go's default batch (64 entries) of ~1 MiB commands
- *   still fits, while one connection can't pin more than that per frame.
+ * - maxFrameSize `maxFrameSizeFor(64, 1 MiB)` (64 MiB + 72 KiB): Go's default
+ *   batch (MaxAppendEntries 64) of entries up to 1 MiB each fits, with
+ *   the encoding's overhead counted, while one connection can't pin much
+ *   more than that per frame. Bigger batches or commands need a bigger limit.
  * - maxEntries 16384: Go refuses `MaxAppendEntries > 1024` (config.go), so 16×
  *   that leaves room for non-Go leaders yet bounds the objects one frame can
  *   make us allocate (each element costs an object, not just its bytes).
@@ -56,7 +78,7 @@ export interface DecodeLimits {
  *   attack hits it.
  */
 export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
-  maxFrameSize: 64 * 1024 * 1024,
+  maxFrameSize: maxFrameSizeFor(64, 1024 * 1024),
   maxEntries: 16_384,
   maxDepth: 32,
 });

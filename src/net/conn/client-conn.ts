@@ -9,6 +9,7 @@ import { channels } from '../../diagnostics.ts';
 import { decodeErrorString, decodeResponse } from '../codec/decoder.ts';
 import { MessageWriter } from '../codec/encoder.ts';
 import { FrameReader } from '../codec/frame-reader.ts';
+import { BatchWriter } from './batch-writer.ts';
 import type { PeerStats } from '../peer-stats.ts';
 import type { DecodeLimits, WireFormat } from '../codec/wire-format.ts';
 
@@ -17,11 +18,6 @@ const WRITE_HIGH_WATER = 256 * 1024;
 
 /** Snapshot bytes written between turns of the event loop. */
 const SNAPSHOT_TURN_BYTES = 1024 * 1024;
-
-/** Requests sent in one tick leave together, but at most this many per write (see server-conn.ts). */
-const FLUSH_EVERY = 16;
-/** ...or once this many bytes are waiting: one huge write would hold the event loop in the kernel. */
-const FLUSH_BYTES = 64 * 1024;
 
 /**
  * Whoever waits for a response on a connection. An interface (not a
@@ -51,12 +47,11 @@ export class ClientConn {
   private readonly socket: Duplex;
   private readonly reader: FrameReader;
   private readonly writer: MessageWriter;
+  private readonly batch: BatchWriter;
   private readonly limits: DecodeLimits;
   private waiters: ResponseWaiter[] = [];
   private waitersHead = 0;
   private remoteError: string | undefined;
-  private flushScheduled = false;
-  private unflushed = 0;
   private readonly closedPromise: Promise<void>;
   private readonly stats: PeerStats;
   private readonly local: string;
@@ -73,6 +68,7 @@ export class ClientConn {
     }
     this.reader = new FrameReader(limits);
     this.writer = new MessageWriter(format);
+    this.batch = new BatchWriter(socket, this.writer, { onWrite: (bytes) => (stats.bytesSent += bytes) });
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) =>
@@ -117,12 +113,7 @@ export class ClientConn {
     this.writer.writeRequest(type, req);
     const size = this.writer.pending - before;
     this.waiters.push(waiter);
-    if (++this.unflushed >= FLUSH_EVERY || this.writer.pending >= FLUSH_BYTES) {
-      this.flush();
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushClientConn, this);
-    }
+    this.batch.queued();
     return size;
   }
 
@@ -165,20 +156,14 @@ export class ClientConn {
 
   /** Writes every request queued since the last flush in one write. */
   flush(): void {
-    this.flushScheduled = false;
-    this.unflushed = 0;
-    if (this.broken === undefined && this.writer.pending > 0) {
-      const out = this.writer.take();
-      this.stats.bytesSent += out.length;
-      // Once written, the encoder may reuse that memory.
-      this.socket.write(out, this.writer.releaser());
-    }
+    this.batch.flush();
   }
 
   /** Breaks the connection: every waiter fails with `err`. Idempotent. */
   fail(err: Error): void {
     if (this.broken !== undefined) return;
     this.broken = err;
+    this.batch.stop();
     this.socket.destroy();
     const waiters = this.waiters;
     const head = this.waitersHead;
@@ -244,8 +229,4 @@ export class ClientConn {
       );
     }
   }
-}
-
-function flushClientConn(conn: ClientConn): void {
-  conn.flush();
 }
