@@ -133,6 +133,22 @@ export function runTransportConformance(factory: TransportFactory): void {
       expectCode(err2, ErrorCode.Remote);
     });
 
+    it('answers respond(null) with ERR_REMOTE, not a zero-valued response', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      // An empty error string is no error: respond(null, '') is respond(null).
+      void serve(b, (rpc) => (rpc.type === RpcType.TimeoutNow ? rpc.respond(null, '') : rpc.respond(null)));
+      for (const call of [
+        a.appendEntries('b', b.localAddr(), appendReq()),
+        a.requestVote('b', b.localAddr(), voteReq()),
+        a.requestPreVote('b', b.localAddr(), preVoteReq()),
+        a.timeoutNow('b', b.localAddr(), timeoutNowReq()),
+      ]) {
+        const err = await rejection(call);
+        expectCode(err, ErrorCode.Remote);
+        expect((err as { remoteMessage: string }).remoteMessage).toBe('the peer answered with neither a response nor an error');
+      }
+    });
+
     it('refuses a second response with ERR_ALREADY_RESPONDED, keeping the first', async () => {
       const [a, b] = (await make(2)) as [Transport, Transport];
       const pending = a.timeoutNow('b', b.localAddr(), timeoutNowReq());

@@ -156,7 +156,9 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
       // Unread snapshot bytes would be taken for the next request: as in Go,
       // the connection isn't reused after a snapshot answered early. Whoever
       // still reads the reader learns that the rest is gone.
-      snapshot.fail(new ConnectionClosedError('InstallSnapshot was answered before its data was read to the end; the rest is discarded'));
+      snapshot.fail(
+        new ConnectionClosedError('InstallSnapshot was answered before its data was read to the end; the rest is discarded'),
+      );
       this.end();
     } else if (!this.processing) {
       this.process();
