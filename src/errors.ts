@@ -82,8 +82,9 @@ export class RpcAbortedError extends TransportError {
 }
 
 /**
- * The peer handled the RPC and answered with an error. The connection stays
- * healthy; `remoteMessage` is the peer's text, verbatim.
+ * The peer handled the RPC and answered with an error (or with neither a
+ * response nor an error). The peer stays usable; `remoteMessage` is its
+ * text, verbatim.
  */
 export class RemoteError extends TransportError {
   readonly remoteMessage: string;
