@@ -475,7 +475,7 @@ export class NetworkTransport implements Transport, ServerHost {
     const remote = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
     const conn = new ServerConn(socket, this, new FrameReader(this.opts.limits), new MessageWriter(this.opts.wireFormat), remote);
     this.serverConns.add(conn);
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const closed = conn.closed;
     this.serverSockets.add(closed);
     void closed.then(() => this.serverSockets.delete(closed));
     this.logger.debug({ remote, local: this.localAddr() }, 'raft-net: accepted connection');
