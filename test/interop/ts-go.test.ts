@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LogType, type AppendEntriesRequest, type Log, type RequestVoteRequest } from '../../src/commands.ts';
 import { ErrorCode, isTransportError } from '../../src/errors.ts';
-import { newTCPTransport } from '../../src/net/tcp-transport.ts';
+import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import type { AppendFuture, Transport } from '../../src/transport.ts';
 import {
   all256,
@@ -50,8 +50,12 @@ describe.skipIf(skipReason !== undefined)('interop (a): Go 1.1.2 client -> TS se
   beforeAll(async () => {});
 
   /** A TS server answering by the rules (heartbeats through a handler when asked) for the length of `fn`. */
-  async function withTsServer(heartbeat: boolean, fn: (addr: string) => Promise<void>): Promise<void> {
-    const server = await newTCPTransport('127.0.0.1:0', { timeout: TIMEOUT });
+  async function withTsServer(
+    heartbeat: boolean,
+    fn: (addr: string) => Promise<void>,
+    opts: TCPTransportOptions = {},
+  ): Promise<void> {
+    const server = await newTCPTransport('127.0.0.1:0', { timeout: TIMEOUT, ...opts });
     const hbErrors: unknown[] = [];
     if (heartbeat) server.setHeartbeatHandler(deterministicHeartbeatHandler(hbErrors));
     const served = serveDeterministically(server);
@@ -95,6 +99,14 @@ describe.skipIf(skipReason !== undefined)('interop (a): Go 1.1.2 client -> TS se
       // timeout and that a normal RequestVote works right after it.
       await expectGoClientPasses(addr, 'unsafe-int');
       await expectGoClientPasses(addr, 'vote');
+    });
+  });
+
+  it('a request over maxFrameSize reaches the Go leader as an error naming the limit, not a reset', async () => {
+    const logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    await withTsServer(false, (addr) => expectGoClientPasses(addr, 'oversize'), {
+      limits: { maxFrameSize: 1024 * 1024 },
+      logger,
     });
   });
 });

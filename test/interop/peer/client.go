@@ -486,6 +486,30 @@ func scenarioUnsafeInt(c *client) string {
 	return strings.Join(got, "; ")
 }
 
+// scenarioOversize sends a request over the server's frame limit (the TS
+// server runs with maxFrameSize 1 MiB): Go must get an error naming the limit,
+// not a reset or a timeout, so a Go leader's log says what to raise.
+func scenarioOversize(c *client) string {
+	req := appendReq(3, 5, 1, []*raft.Log{entry(2, 5, raft.LogCommand, pseudoRandomBytes(8<<20, 9), nil)})
+	var resp raft.AppendEntriesResponse
+	start := time.Now()
+	err := c.trans.AppendEntries(c.id, c.target, req, &resp)
+	check(err != nil, "8 MiB AppendEntries accepted; want it refused over maxFrameSize")
+	var ne net.Error
+	check(!(errors.As(err, &ne) && ne.Timeout()), "server hung (%v after %v) instead of answering", err, time.Since(start))
+	check(strings.Contains(err.Error(), "maxFrameSize"), "error %q does not name maxFrameSize", err.Error())
+	// Go pools a connection after any decoded answer, but the server closes it
+	// after a refusal: the first call on it may see EOF (a leader retries).
+	vote := &raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: 3}, Term: 9, Candidate: []byte("still-alive")}
+	var vr raft.RequestVoteResponse
+	if err := c.trans.RequestVote(c.id, c.target, vote, &vr); err != nil {
+		check(errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "reset"),
+			"first call after the refusal: %v, want EOF on the closed pooled connection", err)
+	}
+	c.vote("vote after oversize", vote)
+	return fmt.Sprintf("8 MiB AppendEntries refused with %q", err.Error())
+}
+
 var scenarios = map[string]func(*client) string{
 	"append":       scenarioAppend,
 	"vote":         scenarioVote,
@@ -497,6 +521,7 @@ var scenarios = map[string]func(*client) string{
 	"pipeline":     scenarioPipeline,
 	"concurrent":   scenarioConcurrent,
 	"unsafe-int":   scenarioUnsafeInt,
+	"oversize":     scenarioOversize,
 }
 
 var allOrder = []string{"append", "vote", "snapshot", "timeoutnow", "remote-error", "heartbeat", "large-ints", "pipeline", "concurrent"}
