@@ -313,7 +313,8 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
    * Closes after the answers written so far: our side ends, and what the
    * peer still sends is discarded until it closes too, so a peer busy writing
    * (the rest of a snapshot, an oversized frame) can still read our last
-   * answer. A peer that goes silent without closing is cut after LINGER_MS.
+   * answer. A peer that goes silent without closing is cut after LINGER_MS,
+   * one that keeps sending after idleTimeout.
    */
   private end(): void {
     if (this.state !== 'open') return;
@@ -328,7 +329,9 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
     if (this.peerEnded) this.closeWhenFlushed();
     else this.socket.once('end', () => this.closeWhenFlushed());
     this.socket.resume();
+    // Cut after LINGER_MS of silence, and after idleTimeout in any case.
     this.stall.stop();
+    this.stall.update(true, false);
     this.linger.update(true, false);
   }
 
