@@ -16,7 +16,7 @@ export {
 export type { StreamLayer } from './net/layers/stream-layer.ts';
 export { TCPDialer, TCPStreamLayer, type TCPStreamLayerOptions } from './net/layers/tcp-stream-layer.ts';
 export { newTCPTransport, type TCPTransportOptions } from './net/tcp-transport.ts';
-export { DEFAULT_DECODE_LIMITS, type DecodeLimits, type WireFormat } from './net/codec/wire-format.ts';
+export { DEFAULT_DECODE_LIMITS, type DecodeLimits, maxFrameSizeFor, type WireFormat } from './net/codec/wire-format.ts';
 export type { DialBackoffOptions } from './net/conn/dial-backoff.ts';
 export type { LatencySummary, PeerStatsSnapshot, TransportStats } from './net/peer-stats.ts';
 export { PreciseDate } from './net/codec/go-time.ts';
