@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { MessageWriter } from '../codec/encoder.ts';
 
 /**
@@ -29,14 +29,14 @@ export interface BatchWriterHooks {
 export class BatchWriter {
   /** Encode messages here, then call `queued()`. */
   readonly encoder: MessageWriter;
-  private readonly socket: Duplex;
+  private readonly socket: Writable;
   private readonly onWrite: ((bytes: number) => void) | undefined;
   private readonly onTickFlushed: (() => void) | undefined;
   private unflushed = 0;
   private scheduled = false;
   private stopped = false;
 
-  constructor(socket: Duplex, encoder: MessageWriter, hooks: BatchWriterHooks = {}) {
+  constructor(socket: Writable, encoder: MessageWriter, hooks: BatchWriterHooks = {}) {
     this.socket = socket;
     this.encoder = encoder;
     this.onWrite = hooks.onWrite;
