@@ -23,7 +23,7 @@ export class InmemPipeline implements AppendPipeline {
     this.peerAddr = peerAddr;
     this.onClose = onClose;
     this.window = new AppendWindow({
-      maxInFlight: trans.maxInFlight,
+      maxInFlight: trans.maxRPCsInFlight,
       timeoutMs: trans.timeout,
       onExpire: (f) => this.window.settle(f, undefined, new RpcTimeoutError('command timed out', trans.timeout)),
     });
@@ -36,17 +36,19 @@ export class InmemPipeline implements AppendPipeline {
       this.window.unreserve();
       throw new PipelineShutdownError();
     }
-    const future = new AppendFutureImpl(req, this.trans.timeout);
-    const rpc = new InmemRPC(RpcType.AppendEntries, req, { kind: 'pipeline', pipeline: this, future }, this.trans, this.peer);
-    this.trans.track(rpc);
-    if (!this.peer.deliver(rpc)) {
-      this.trans.forget(rpc);
+    if (this.peer.closed) {
       this.window.unreserve();
       const err = new PeerUnreachableError(`peer ${this.peerAddr} is shut down`);
       this.shutdown(err);
       throw err;
     }
+    const future = new AppendFutureImpl(req, this.trans.timeout);
+    const rpc = new InmemRPC(RpcType.AppendEntries, req, { kind: 'pipeline', pipeline: this, future }, this.trans, this.peer);
+    // Tracked before delivery: a synchronous heartbeat handler answers inside
+    // deliver(), and that answer must find the future in the window.
     this.window.add(future);
+    this.trans.track(rpc);
+    this.peer.deliver(rpc); // cannot fail: the peer is open, and nothing in between yields
     return future;
   }
 

@@ -18,7 +18,7 @@ import {
   type TimeoutNowRequest,
   type TimeoutNowResponse,
 } from '../commands.ts';
-import { ConnectionClosedError, PeerUnreachableError, TransportShutdownError } from '../errors.ts';
+import { ConnectionClosedError, NotSupportedError, PeerUnreachableError, TransportShutdownError } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { exactReadable } from '../internal/byte-source.ts';
 import { PendingCall } from '../internal/pending-call.ts';
@@ -41,9 +41,18 @@ export interface InmemTransportOptions {
   timeout?: number;
   /** RPCs the consumer queue buffers before callers count as still sending (hashicorp: 16). */
   queueCapacity?: number;
-  /** Pipelined AppendEntries outstanding per pipeline (hashicorp: 128). */
+  /**
+   * AppendEntries outstanding per pipeline, as on NetworkTransport: default
+   * 64, and below 2 `appendEntriesPipeline` rejects with ERR_NOT_SUPPORTED,
+   * so a test sees the window a production node will have.
+   */
+  maxRPCsInFlight?: number;
+  /** @deprecated Use `maxRPCsInFlight`, the name NetworkTransport uses. */
   maxInFlight?: number;
 }
+
+/** The same window as NetworkTransport's default (see README, "Why the default maxRPCsInFlight is 64"). */
+const DEFAULT_MAX_RPCS_IN_FLIGHT = 64;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -64,7 +73,8 @@ const textDecoder = new TextDecoder();
  */
 export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   readonly timeout: number;
-  readonly maxInFlight: number;
+  /** Pipeline window; see `InmemTransportOptions.maxRPCsInFlight`. */
+  readonly maxRPCsInFlight: number;
   private readonly addr: ServerAddress;
   private readonly queueCapacity: number;
   private readonly queue: AsyncQueue<InmemRPC>;
@@ -83,7 +93,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     this.addr = addr !== undefined && addr !== '' ? addr : randomUUID();
     this.timeout = options.timeout ?? 500;
     this.queueCapacity = options.queueCapacity ?? 16;
-    this.maxInFlight = options.maxInFlight ?? 128;
+    this.maxRPCsInFlight = options.maxRPCsInFlight ?? options.maxInFlight ?? DEFAULT_MAX_RPCS_IN_FLIGHT;
     // Dropping an abandoned RPC at dequeue also unlinks it from both ends.
     const live = (rpc: InmemRPC) => {
       if (rpc.live) return true;
@@ -93,6 +103,11 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     };
     this.queue = new AsyncQueue<InmemRPC>(live, () => this.refill());
     this.overflow = new AsyncQueue<InmemRPC>(live);
+  }
+
+  /** @deprecated Use `maxRPCsInFlight`. */
+  get maxInFlight(): number {
+    return this.maxRPCsInFlight;
   }
 
   get closed(): boolean {
@@ -147,6 +162,9 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
 
   appendEntriesPipeline(_id: ServerID, target: ServerAddress): Promise<AppendPipeline> {
     if (this.closedFlag) return Promise.reject(new TransportShutdownError());
+    if (this.maxRPCsInFlight < 2) {
+      return Promise.reject(new NotSupportedError('pipelining is disabled (maxRPCsInFlight < 2)'));
+    }
     const peer = this.routes.get(target);
     if (peer === undefined) return Promise.reject(unreachable(target));
     const pipeline = new InmemPipeline(this, peer, target, () => this.pipelines.delete(pipeline));
