@@ -30,6 +30,24 @@ export interface CallOptions {
   timeout?: number;
 }
 
+/** Controls of `Transport.consumer()`. */
+export interface ConsumerOptions {
+  /**
+   * Ends this iteration (the loop exits as if the transport closed) when it
+   * aborts, even while it waits; the RPC it would have taken stays queued for
+   * the next reader. The transport itself stays open.
+   */
+  signal?: AbortSignal;
+}
+
+/** Controls of `Transport.receive()`: the two other cases of a Go `select` on the RPC channel. */
+export interface ReceiveOptions {
+  /** Stops waiting; `receive` rejects with `ERR_ABORTED` and takes no RPC. */
+  signal?: AbortSignal;
+  /** Milliseconds to wait before `receive` resolves `undefined`, taking no RPC; 0 or absent waits indefinitely. */
+  timeout?: number;
+}
+
 /** Snapshot bytes to send. A Node `Readable` qualifies. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
@@ -106,9 +124,22 @@ export interface AppendPipeline {
 export interface Transport {
   /**
    * Incoming RPCs. There is a single queue: every iteration draws from it.
-   * Iteration ends when the transport closes.
+   * Iteration ends when the transport closes, or when `opts.signal` aborts.
+   *
+   * Never race an iterator's `next()` against a timer with `Promise.race`:
+   * the losing `next()` still takes the following RPC and nobody answers it.
+   * Pass a signal here, or call `receive()`, whose waits give up cleanly.
    */
-  consumer(): AsyncIterable<RPC>;
+  consumer(opts?: ConsumerOptions): AsyncIterable<RPC>;
+  /**
+   * The next incoming RPC, for `select`-style loops (Go's `select { case rpc
+   * := <-rpcCh: … case <-timer: … }`). Resolves `undefined` once
+   * `opts.timeout` passes; rejects with `ERR_ABORTED` when `opts.signal`
+   * aborts and with `ERR_TRANSPORT_SHUTDOWN` once the transport closed and
+   * no RPC is left. An RPC is taken only when it is the resolved value, so a
+   * wait that gives up never loses one.
+   */
+  receive(opts?: ReceiveOptions): Promise<RPC | undefined>;
   /** The address peers use to reach this transport. */
   localAddr(): ServerAddress;
 

@@ -27,7 +27,9 @@ import type {
   AppendPipeline,
   ByteSource,
   CallOptions,
+  ConsumerOptions,
   HeartbeatHandler,
+  ReceiveOptions,
   RPC,
   Transport,
   WithPeers,
@@ -114,9 +116,13 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     return this.closedFlag;
   }
 
-  consumer(): AsyncIterable<RPC> {
+  consumer(opts?: ConsumerOptions): AsyncIterable<RPC> {
     // InmemRPC carries exactly the fields of the RPC union member named by its `type`.
-    return this.queue as unknown as AsyncIterable<RPC>;
+    return this.queue.iterate(opts?.signal) as unknown as AsyncIterable<RPC>;
+  }
+
+  receive(opts?: ReceiveOptions): Promise<RPC | undefined> {
+    return this.queue.receive(opts?.signal, opts?.timeout) as Promise<RPC | undefined>;
   }
 
   localAddr(): ServerAddress {

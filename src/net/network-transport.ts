@@ -30,7 +30,16 @@ import { handlesReleased } from '../internal/handles-released.ts';
 import { channels } from '../diagnostics.ts';
 import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
-import type { AppendPipeline, ByteSource, CallOptions, HeartbeatHandler, RPC, Transport } from '../transport.ts';
+import type {
+  AppendPipeline,
+  ByteSource,
+  CallOptions,
+  ConsumerOptions,
+  HeartbeatHandler,
+  ReceiveOptions,
+  RPC,
+  Transport,
+} from '../transport.ts';
 import { ClientConn, type ResponseWaiter } from './conn/client-conn.ts';
 import { ConnPool } from './conn/conn-pool.ts';
 import { DialBackoff, type DialBackoffOptions } from './conn/dial-backoff.ts';
@@ -162,9 +171,13 @@ export class NetworkTransport implements Transport, ServerHost {
     return this.closing !== undefined;
   }
 
-  consumer(): AsyncIterable<RPC> {
+  consumer(opts?: ConsumerOptions): AsyncIterable<RPC> {
     // ServerRPC carries exactly the fields of the RPC union member named by its `type`.
-    return this.queue as unknown as AsyncIterable<RPC>;
+    return this.queue.iterate(opts?.signal) as unknown as AsyncIterable<RPC>;
+  }
+
+  receive(opts?: ReceiveOptions): Promise<RPC | undefined> {
+    return this.queue.receive(opts?.signal, opts?.timeout) as Promise<RPC | undefined>;
   }
 
   localAddr(): ServerAddress {

@@ -415,6 +415,106 @@ export function runTransportConformance(factory: TransportFactory): void {
       expect(out.map((r) => r.lastLog)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     });
 
+    it('never loses an RPC to a select-style loop racing receive() against a timer (defect 9)', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const stop = new AbortController();
+      let timeouts = 0;
+      let onTimeout: (() => void) | undefined;
+      const timedOut = () => new Promise<void>((r) => (onTimeout = r));
+      // Go: for { select { case rpc := <-rpcCh: handle(rpc); case <-time.After(1ms): tick() } }
+      const loop = (async () => {
+        for (;;) {
+          let rpc: RPC | undefined;
+          try {
+            rpc = await b.receive({ timeout: 1, signal: stop.signal });
+          } catch (err) {
+            if (isTransportError(err, ErrorCode.Aborted)) return;
+            throw err;
+          }
+          if (rpc === undefined) {
+            timeouts++;
+            onTimeout?.();
+            continue;
+          }
+          await echoResponder(rpc);
+        }
+      })();
+      const lastLogs: number[] = [];
+      for (let burst = 0; burst < 40; burst++) {
+        const tick = timedOut();
+        const calls = Array.from({ length: 8 }, (_, i) =>
+          a.appendEntries('b', b.localAddr(), appendReq({ prevLogEntry: burst * 8 + i, entries: [] }), { timeout: 10_000 }),
+        );
+        for (const r of await Promise.all(calls)) lastLogs.push(r.lastLog);
+        await tick; // a wait gave up between bursts, so the next burst meets a fresh wait
+      }
+      stop.abort();
+      await loop;
+      expect(lastLogs).toEqual(Array.from({ length: 320 }, (_, i) => i));
+      expect(timeouts).toBeGreaterThanOrEqual(40);
+    });
+
+    it('ends a consumer({ signal }) iteration on abort without taking an RPC (defect 9)', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      // A consumer loop restarted per timer, like a follower resetting its heartbeat timer.
+      let rounds = 0;
+      let answered = 0;
+      const stop = new AbortController();
+      const loop = (async () => {
+        while (!stop.signal.aborted) {
+          rounds++;
+          const round = AbortSignal.any([stop.signal, AbortSignal.timeout(1)]);
+          for await (const rpc of b.consumer({ signal: round })) {
+            await echoResponder(rpc);
+            answered++;
+          }
+        }
+      })();
+      const calls: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 100; i++) {
+        calls.push(a.requestVote('b', b.localAddr(), voteReq({ term: i }), { timeout: 10_000 }));
+        if (i % 10 === 9) await Promise.all(calls);
+      }
+      const votes = (await Promise.all(calls)) as Array<{ term: number }>;
+      expect(votes.map((v) => v.term)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      stop.abort();
+      await loop;
+      expect(answered).toBe(100);
+      expect(rounds).toBeGreaterThan(0);
+
+      // A pending next() that is aborted ends the iteration; the RPC that comes next is still there.
+      const ac = new AbortController();
+      const it = b.consumer({ signal: ac.signal })[Symbol.asyncIterator]();
+      const pending = it.next();
+      ac.abort();
+      expect(await pending).toEqual({ value: undefined, done: true });
+      const call = a.timeoutNow('b', b.localAddr(), timeoutNowReq(), { timeout: 10_000 });
+      const rpc = await b.receive();
+      expect(rpc?.type).toBe(RpcType.TimeoutNow);
+      if (rpc !== undefined) await echoResponder(rpc);
+      await expect(call).resolves.toBeDefined();
+    });
+
+    it('receive(): undefined on timeout, ERR_ABORTED on abort, ERR_TRANSPORT_SHUTDOWN once closed', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      expect(await b.receive({ timeout: 1 })).toBeUndefined();
+      expectCode(await rejection(b.receive({ signal: AbortSignal.abort(new Error('x')) })), ErrorCode.Aborted);
+      const ac = new AbortController();
+      const waiting = b.receive({ signal: ac.signal });
+      ac.abort();
+      expectCode(await rejection(waiting), ErrorCode.Aborted);
+      // An already-queued RPC is taken at once.
+      const call = a.requestVote('b', b.localAddr(), voteReq({ term: 5 }));
+      const rpc = await b.receive({ timeout: 10_000 });
+      expect(rpc?.type).toBe(RpcType.RequestVote);
+      if (rpc !== undefined) await echoResponder(rpc);
+      expect((await call).term).toBe(5);
+      const closing = rejection(b.receive());
+      await b.close();
+      expectCode(await closing, ErrorCode.TransportShutdown);
+      expectCode(await rejection(b.receive()), ErrorCode.TransportShutdown);
+    });
+
     it('encodes and decodes peers', async () => {
       const [a] = (await make(1)) as [Transport];
       const buf = a.encodePeer('id-1', '127.0.0.1:8300');

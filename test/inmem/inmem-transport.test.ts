@@ -138,7 +138,13 @@ describe('InmemTransport', () => {
     const b = make('b');
     a.connect('b', b);
     b.setHeartbeatHandler((rpc) =>
-      rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: rpc.command.term, lastLog: 0, success: true, noRetryBackoff: false }),
+      rpc.respond({
+        rpcHeader: { protocolVersion: 3 },
+        term: rpc.command.term,
+        lastLog: 0,
+        success: true,
+        noRetryBackoff: false,
+      }),
     );
     const p = await a.appendEntriesPipeline('b', 'b');
     const it = p.consumer()[Symbol.asyncIterator]();
