@@ -21,6 +21,7 @@ import type {
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from './commands.ts';
+import type { TransportStats } from './net/peer-stats.ts';
 
 /** Per-call controls: every call that waits can be bounded and cancelled. */
 export interface CallOptions {
@@ -179,6 +180,12 @@ export interface Transport {
 
   /** Routes heartbeats to `handler` instead of the consumer queue; `null` restores the queue. */
   setHeartbeatHandler(handler: HeartbeatHandler | null): void;
+
+  /**
+   * Counters per peer and inbound, for dashboards and tests; the same shape
+   * on every transport (an in-memory one reports no bytes or connections).
+   */
+  stats(): TransportStats;
 
   /**
    * Stops the transport: no new calls, every pending call and RPC settles,

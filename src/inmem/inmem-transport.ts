@@ -18,9 +18,17 @@ import {
   type TimeoutNowRequest,
   type TimeoutNowResponse,
 } from '../commands.ts';
-import { ConnectionClosedError, NotSupportedError, PeerUnreachableError, TransportShutdownError } from '../errors.ts';
+import {
+  ConnectionClosedError,
+  NotSupportedError,
+  PeerUnreachableError,
+  RemoteError,
+  TransportShutdownError,
+} from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
+import { PeerStats, type TransportStats } from '../net/peer-stats.ts';
 import { exactReadable } from '../internal/byte-source.ts';
+import { type Identity, identityOf, withIdentity } from '../internal/identity.ts';
 import { PendingCall } from '../internal/pending-call.ts';
 import type {
   AppendEntriesRPC,
@@ -51,6 +59,13 @@ export interface InmemTransportOptions {
   maxRPCsInFlight?: number;
   /** @deprecated Use `maxRPCsInFlight`, the name NetworkTransport uses. */
   maxInFlight?: number;
+  /**
+   * This node's ServerID. When set, outgoing requests that leave
+   * `rpcHeader.id` or `rpcHeader.addr` out (`undefined`, not `null`) get this
+   * ID and this transport's address, as on NetworkTransport; the peer then
+   * receives a shallow copy instead of the caller's object.
+   */
+  localID?: ServerID;
 }
 
 /** The same window as NetworkTransport's default (see README, "Why the default maxRPCsInFlight is 64"). */
@@ -88,13 +103,18 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   private readonly outgoing = new Set<InmemRPC>();
   /** RPCs delivered here that are unanswered; failed on close. */
   private readonly incoming = new Set<InmemRPC>();
+  private readonly peerStats = new Map<ServerAddress, PeerStats>();
+  private rpcsReceived = 0;
   private heartbeatHandler: HeartbeatHandler | null = null;
+  /** @internal */
+  readonly identity: Identity | undefined;
   private closedFlag = false;
 
   constructor(addr?: ServerAddress, options: InmemTransportOptions = {}) {
     this.addr = addr !== undefined && addr !== '' ? addr : randomUUID();
     this.timeout = options.timeout ?? 500;
     this.queueCapacity = options.queueCapacity ?? 16;
+    this.identity = identityOf(options.localID, this.addr);
     this.maxRPCsInFlight = options.maxRPCsInFlight ?? options.maxInFlight ?? DEFAULT_MAX_RPCS_IN_FLIGHT;
     // Dropping an abandoned RPC at dequeue also unlinks it from both ends.
     const live = (rpc: InmemRPC) => {
@@ -105,6 +125,21 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     };
     this.queue = new AsyncQueue<InmemRPC>(live, () => this.refill());
     this.overflow = new AsyncQueue<InmemRPC>(live);
+  }
+
+  /**
+   * One transport per address, every one connected to every other: the
+   * usual test cluster in one line. Each member's `localID` is its address
+   * (as in hashicorp's tests) unless `options.localID` is given. Close each
+   * member, e.g. `await Promise.all(nodes.map((n) => n.close()))`.
+   */
+  static cluster<const A extends readonly ServerAddress[]>(
+    addrs: A,
+    options: InmemTransportOptions = {},
+  ): { -readonly [K in keyof A]: InmemTransport } {
+    const nodes = addrs.map((addr) => new InmemTransport(addr, { localID: addr, ...options }));
+    for (const from of nodes) for (const to of nodes) if (from !== to) from.connect(to.localAddr(), to);
+    return nodes as unknown as { -readonly [K in keyof A]: InmemTransport };
   }
 
   /** @deprecated Use `maxRPCsInFlight`. */
@@ -224,6 +259,31 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   }
 
   /**
+   * The same counters as NetworkTransport's: per peer, calls and pipelined
+   * requests sent, answered, failed and their latency; inbound, RPCs
+   * received. Bytes and connections stay 0: nothing is encoded or dialed.
+   */
+  stats(): TransportStats {
+    return {
+      peers: [...this.peerStats.values()].map((p) => p.snapshot()),
+      inbound: { rpcsReceived: this.rpcsReceived, connectionsOpen: 0, protocolErrors: 0, bytesReceived: 0 },
+    };
+  }
+
+  /**
+   * The counters of one peer, created on first use.
+   * @internal
+   */
+  statsFor(addr: ServerAddress): PeerStats {
+    let s = this.peerStats.get(addr);
+    if (s === undefined) {
+      s = new PeerStats(addr);
+      this.peerStats.set(addr, s);
+    }
+    return s;
+  }
+
+  /**
    * InmemEndpoint: an RPC touching this transport was answered or abandoned.
    * @internal
    */
@@ -239,6 +299,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
    */
   deliver(rpc: InmemRPC): boolean {
     if (this.closedFlag) return false;
+    this.rpcsReceived++;
     this.incoming.add(rpc);
     if (rpc.type === RpcType.AppendEntries && this.heartbeatHandler !== null) {
       if (isHeartbeat(rpc.command as AppendEntriesRequest)) {
@@ -300,14 +361,22 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     const peer = this.routes.get(target);
     if (peer === undefined) return Promise.reject(unreachable(target));
     const call = new PendingCall<AnyResponse>('send timed out');
-    const rpc = new InmemRPC(type, req, { kind: 'call', call }, this, peer, reader);
+    const rpc = new InmemRPC(type, withIdentity(req, this.identity), { kind: 'call', call }, this, peer, reader);
     call.onCancel = () => {
       this.outgoing.delete(rpc);
       peer.incoming.delete(rpc);
     };
+    const stats = this.statsFor(target);
+    stats.started();
+    const t0 = performance.now();
+    call.observer = {
+      settled: (_v, err) =>
+        err === undefined ? stats.succeeded(performance.now() - t0) : stats.failed(err instanceof RemoteError),
+    };
     this.outgoing.add(rpc);
     if (!peer.deliver(rpc)) {
       this.outgoing.delete(rpc);
+      stats.failed(false);
       reader?.destroy();
       return Promise.reject(new PeerUnreachableError(`peer ${target} is shut down`));
     }

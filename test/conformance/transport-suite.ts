@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import { appendEntriesRequest, heartbeat, PROTOCOL_VERSION, timeoutNowRequest } from '../../src/builders.ts';
 import type { AppendFuture, RPC, Transport } from '../../src/transport.ts';
 import {
   activeTimers,
@@ -35,8 +36,10 @@ export interface Cluster {
 export interface ClusterOptions {
   /** Default call timeout for the transports, ms. */
   timeout?: number;
-  /** Pipeline window. */
+  /** Pipeline window (`maxRPCsInFlight`); absent: the transport's default. */
   maxInFlight?: number;
+  /** `localID` of each transport, by position. */
+  localIDs?: string[];
 }
 
 export interface TransportFactory {
@@ -513,6 +516,66 @@ export function runTransportConformance(factory: TransportFactory): void {
       await b.close();
       expectCode(await closing, ErrorCode.TransportShutdown);
       expectCode(await rejection(b.receive()), ErrorCode.TransportShutdown);
+    });
+
+    it('refuses a pipeline window below 2 with ERR_NOT_SUPPORTED', async () => {
+      const [a, b] = (await make(2, { maxInFlight: 1 })) as [Transport, Transport];
+      expectCode(await rejection(a.appendEntriesPipeline('b', b.localAddr())), ErrorCode.NotSupported);
+      // Plain calls still work: a leader falls back to one appendEntries at a time.
+      void serve(b);
+      expect((await a.appendEntries('b', b.localAddr(), appendReq())).success).toBe(true);
+    });
+
+    it('has a default pipeline window of 64', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b, () => {
+        // holds every RPC: nothing frees a slot
+      });
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      for (let i = 0; i < 64; i++) await p.appendEntries(appendReq({ prevLogEntry: i }));
+      expectCode(await rejection(p.appendEntries(appendReq({ prevLogEntry: 64 }), { timeout: 20 })), ErrorCode.RpcTimeout);
+      await p.close();
+    });
+
+    it('counts calls and pipelined requests in stats(), per peer and inbound', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      let n = 0;
+      void serve(b, (rpc) => (++n === 2 ? rpc.respond(null, 'no') : echoResponder(rpc)));
+      await a.requestVote('b', b.localAddr(), voteReq());
+      await rejection(a.requestVote('b', b.localAddr(), voteReq()));
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      const f = await p.appendEntries(appendReq());
+      await f.wait();
+      await p.close();
+      const peer = a.stats().peers.find((s) => s.peer === b.localAddr());
+      expect(peer).toMatchObject({ rpcsSent: 3, rpcsSucceeded: 2, rpcsFailed: 1, remoteErrors: 1, inFlight: 0 });
+      expect(peer?.latency.count).toBe(2);
+      expect(b.stats().inbound.rpcsReceived).toBe(3);
+      expect(b.stats().inbound.protocolErrors).toBe(0);
+    });
+
+    it('fills rpcHeader.id and addr from the transport identity when the request leaves them out', async () => {
+      const [a, b] = (await make(2, { localIDs: ['node-a', 'node-b'] })) as [Transport, Transport];
+      const headers: Array<{ id?: Uint8Array | null; addr?: Uint8Array | null }> = [];
+      void serve(b, (rpc) => {
+        headers.push(rpc.command.rpcHeader);
+        return echoResponder(rpc);
+      });
+      const bare = timeoutNowRequest();
+      await a.timeoutNow('b', b.localAddr(), bare);
+      expect(bare.rpcHeader).toEqual({ protocolVersion: PROTOCOL_VERSION }); // the caller's object is untouched
+      // The builder sets addr from the leader; the transport adds the ID.
+      await a.appendEntries('b', b.localAddr(), heartbeat({ term: 3, leader: 'leader-addr' }));
+      // What the caller sets (null included) wins.
+      await a.requestVote('b', b.localAddr(), voteReq({ rpcHeader: { protocolVersion: 3, id: enc('other'), addr: null } }));
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      await (await p.appendEntries(appendEntriesRequest({ term: 1, leader: a.localAddr(), entries: [entry(1)] }))).wait();
+      await p.close();
+      expect(headers[0]).toMatchObject({ id: enc('node-a'), addr: enc(a.localAddr()) });
+      expect(headers[1]).toMatchObject({ id: enc('node-a'), addr: enc('leader-addr') });
+      expect(headers[2]?.id).toEqual(enc('other'));
+      expect(headers[2]?.addr ?? null).toBeNull();
+      expect(headers[3]).toMatchObject({ id: enc('node-a'), addr: enc(a.localAddr()) });
     });
 
     it('encodes and decodes peers', async () => {

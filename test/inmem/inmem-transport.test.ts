@@ -159,4 +159,25 @@ describe('InmemTransport', () => {
     expect(terms).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     await p.close();
   });
+
+  it('cluster() builds a fully connected cluster whose members know their IDs', async () => {
+    const nodes = InmemTransport.cluster(['a', 'b', 'c'], { timeout: 1_000 });
+    open.push(...nodes);
+    const [a, b, c] = nodes;
+    for (const n of nodes)
+      void serve(n, (rpc) => {
+        if (rpc.type === RpcType.RequestVote)
+          rpc.respond({ rpcHeader: rpc.command.rpcHeader, term: rpc.command.term, granted: true });
+      });
+    for (const from of nodes) {
+      for (const to of nodes) {
+        if (from === to) continue;
+        const vote = await from.requestVote(to.localAddr(), to.localAddr(), voteReq({ rpcHeader: { protocolVersion: 3 } }));
+        expect(new TextDecoder().decode(vote.rpcHeader.id ?? new Uint8Array())).toBe(from.localAddr());
+      }
+    }
+    expect([a.localAddr(), b.localAddr(), c.localAddr()]).toEqual(['a', 'b', 'c']);
+    expect(a.maxRPCsInFlight).toBe(64);
+    expect(new InmemTransport(undefined, { maxInFlight: 8 }).maxRPCsInFlight).toBe(8); // the deprecated name still works
+  });
 });
