@@ -79,14 +79,17 @@ const textDecoder = new TextDecoder();
  * encoding, objects passed by reference. Routes are one-way and explicit
  * (`connect`/`disconnect`), so a test can partition the cluster at will.
  *
- * It follows hashicorp's InmemTransport, with three deliberate differences:
+ * It follows hashicorp's InmemTransport, with four deliberate differences:
  * - heartbeats go to the heartbeat handler when one is set, exactly as
  *   NetworkTransport does, so tests exercise the same path as production;
  * - closing a transport fails the calls it has in flight and the calls
  *   waiting on it at once, instead of leaving them to time out;
  * - one deadline covers the whole call; the error says whether it ran out
  *   before the consumer took the RPC ("send timed out") or after
- *   ("command timed out").
+ *   ("command timed out");
+ * - the pipeline window is NetworkTransport's (`maxRPCsInFlight`, default
+ *   64, below 2 refused with ERR_NOT_SUPPORTED), not a fixed 128, so code
+ *   tested here meets the back-pressure it will meet in production.
  */
 export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   readonly timeout: number;
@@ -137,7 +140,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     addrs: A,
     options: InmemTransportOptions = {},
   ): { -readonly [K in keyof A]: InmemTransport } {
-    const nodes = addrs.map((addr) => new InmemTransport(addr, { localID: addr, ...options }));
+    const nodes = addrs.map((addr) => new InmemTransport(addr, { ...options, localID: options.localID ?? addr }));
     for (const from of nodes) for (const to of nodes) if (from !== to) from.connect(to.localAddr(), to);
     return nodes as unknown as { -readonly [K in keyof A]: InmemTransport };
   }
