@@ -3,6 +3,7 @@
  * See README.md for a tour; src/transport.ts for the contract.
  */
 export * from './commands.ts';
+export * from './builders.ts';
 export * from './errors.ts';
 export type * from './transport.ts';
 export { InmemTransport, type InmemTransportOptions } from './inmem/inmem-transport.ts';

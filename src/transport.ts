@@ -21,12 +21,31 @@ import type {
   TimeoutNowRequest,
   TimeoutNowResponse,
 } from './commands.ts';
+import type { TransportStats } from './net/peer-stats.ts';
 
 /** Per-call controls: every call that waits can be bounded and cancelled. */
 export interface CallOptions {
   /** Cancels the call; it rejects with `ERR_ABORTED`. */
   signal?: AbortSignal;
   /** Milliseconds before the call rejects with `ERR_RPC_TIMEOUT`; defaults to the transport's timeout. */
+  timeout?: number;
+}
+
+/** Controls of `Transport.consumer()`. */
+export interface ConsumerOptions {
+  /**
+   * Ends this iteration (the loop exits as if the transport closed) when it
+   * aborts, even while it waits; the RPC it would have taken stays queued for
+   * the next reader. The transport itself stays open.
+   */
+  signal?: AbortSignal;
+}
+
+/** Controls of `Transport.receive()`: the two other cases of a Go `select` on the RPC channel. */
+export interface ReceiveOptions {
+  /** Stops waiting; `receive` rejects with `ERR_ABORTED` and takes no RPC. */
+  signal?: AbortSignal;
+  /** Milliseconds to wait before `receive` resolves `undefined`, taking no RPC; 0 or absent waits indefinitely. */
   timeout?: number;
 }
 
@@ -115,9 +134,22 @@ export interface AppendPipeline {
 export interface Transport {
   /**
    * Incoming RPCs. There is a single queue: every iteration draws from it.
-   * Iteration ends when the transport closes.
+   * Iteration ends when the transport closes, or when `opts.signal` aborts.
+   *
+   * Never race an iterator's `next()` against a timer with `Promise.race`:
+   * the losing `next()` still takes the following RPC and nobody answers it.
+   * Pass a signal here, or call `receive()`, whose waits give up cleanly.
    */
-  consumer(): AsyncIterable<RPC>;
+  consumer(opts?: ConsumerOptions): AsyncIterable<RPC>;
+  /**
+   * The next incoming RPC, for `select`-style loops (Go's `select { case rpc
+   * := <-rpcCh: … case <-timer: … }`). Resolves `undefined` once
+   * `opts.timeout` passes; rejects with `ERR_ABORTED` when `opts.signal`
+   * aborts and with `ERR_TRANSPORT_SHUTDOWN` once the transport closed and
+   * no RPC is left. An RPC is taken only when it is the resolved value, so a
+   * wait that gives up never loses one.
+   */
+  receive(opts?: ReceiveOptions): Promise<RPC | undefined>;
   /** The address peers use to reach this transport. */
   localAddr(): ServerAddress;
 
@@ -157,6 +189,12 @@ export interface Transport {
 
   /** Routes heartbeats to `handler` instead of the consumer queue; `null` restores the queue. */
   setHeartbeatHandler(handler: HeartbeatHandler | null): void;
+
+  /**
+   * Counters per peer and inbound, for dashboards and tests; the same shape
+   * on every transport (an in-memory one reports no bytes or connections).
+   */
+  stats(): TransportStats;
 
   /**
    * Stops the transport: no new calls, every pending call and RPC settles,

@@ -1,6 +1,8 @@
 import { type AppendEntriesRequest, RpcType, type ServerAddress } from '../commands.ts';
-import { PeerUnreachableError, PipelineShutdownError, RpcTimeoutError } from '../errors.ts';
+import { PeerUnreachableError, PipelineShutdownError, RemoteError, RpcTimeoutError } from '../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../internal/append-window.ts';
+import { withIdentity } from '../internal/identity.ts';
+import type { PeerStats } from '../net/peer-stats.ts';
 import type { AppendFuture, AppendPipeline, CallOptions } from '../transport.ts';
 import { InmemRPC } from './inmem-rpc.ts';
 import type { InmemTransport } from './inmem-transport.ts';
@@ -16,16 +18,23 @@ export class InmemPipeline implements AppendPipeline {
   private readonly peer: InmemTransport;
   readonly window: AppendWindow;
   private readonly onClose: () => void;
+  private readonly stats: PeerStats;
 
   constructor(trans: InmemTransport, peer: InmemTransport, peerAddr: ServerAddress, onClose: () => void) {
     this.trans = trans;
     this.peer = peer;
     this.peerAddr = peerAddr;
     this.onClose = onClose;
+    const stats = trans.statsFor(peerAddr);
+    this.stats = stats;
     this.window = new AppendWindow({
-      maxInFlight: trans.maxInFlight,
+      maxInFlight: trans.maxRPCsInFlight,
       timeoutMs: trans.timeout,
       onExpire: (f) => this.window.settle(f, undefined, new RpcTimeoutError('command timed out', trans.timeout)),
+      onSettled: (f) => {
+        if (f.error === undefined) stats.succeeded(performance.now() - f.sentAt);
+        else stats.failed(f.error instanceof RemoteError);
+      },
     });
   }
 
@@ -36,17 +45,21 @@ export class InmemPipeline implements AppendPipeline {
       this.window.unreserve();
       throw new PipelineShutdownError();
     }
-    const future = new AppendFutureImpl(req, this.trans.timeout);
-    const rpc = new InmemRPC(RpcType.AppendEntries, req, { kind: 'pipeline', pipeline: this, future }, this.trans, this.peer);
-    this.trans.track(rpc);
-    if (!this.peer.deliver(rpc)) {
-      this.trans.forget(rpc);
+    if (this.peer.closed) {
       this.window.unreserve();
       const err = new PeerUnreachableError(`peer ${this.peerAddr} is shut down`);
       this.shutdown(err);
       throw err;
     }
+    const future = new AppendFutureImpl(req, this.trans.timeout);
+    const command = withIdentity(req, this.trans.identity);
+    const rpc = new InmemRPC(RpcType.AppendEntries, command, { kind: 'pipeline', pipeline: this, future }, this.trans, this.peer);
+    // Tracked before delivery: a synchronous heartbeat handler answers inside
+    // deliver(), and that answer must find the future in the window.
     this.window.add(future);
+    this.stats.started();
+    this.trans.track(rpc);
+    this.peer.deliver(rpc); // cannot fail: the peer is open, and nothing in between yields
     return future;
   }
 

@@ -18,16 +18,26 @@ import {
   type TimeoutNowRequest,
   type TimeoutNowResponse,
 } from '../commands.ts';
-import { ConnectionClosedError, PeerUnreachableError, TransportShutdownError } from '../errors.ts';
+import {
+  ConnectionClosedError,
+  NotSupportedError,
+  PeerUnreachableError,
+  RemoteError,
+  TransportShutdownError,
+} from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
+import { PeerStats, type TransportStats } from '../net/peer-stats.ts';
 import { exactReadable } from '../internal/byte-source.ts';
+import { type Identity, identityOf, withIdentity } from '../internal/identity.ts';
 import { PendingCall } from '../internal/pending-call.ts';
 import type {
   AppendEntriesRPC,
   AppendPipeline,
   ByteSource,
   CallOptions,
+  ConsumerOptions,
   HeartbeatHandler,
+  ReceiveOptions,
   RPC,
   Transport,
   WithPeers,
@@ -41,9 +51,25 @@ export interface InmemTransportOptions {
   timeout?: number;
   /** RPCs the consumer queue buffers before callers count as still sending (hashicorp: 16). */
   queueCapacity?: number;
-  /** Pipelined AppendEntries outstanding per pipeline (hashicorp: 128). */
+  /**
+   * AppendEntries outstanding per pipeline, as on NetworkTransport: default
+   * 64, and below 2 `appendEntriesPipeline` rejects with ERR_NOT_SUPPORTED,
+   * so a test sees the window a production node will have.
+   */
+  maxRPCsInFlight?: number;
+  /** @deprecated Use `maxRPCsInFlight`, the name NetworkTransport uses. */
   maxInFlight?: number;
+  /**
+   * This node's ServerID. When set, outgoing requests that leave
+   * `rpcHeader.id` or `rpcHeader.addr` out (`undefined`, not `null`) get this
+   * ID and this transport's address, as on NetworkTransport; the peer then
+   * receives a shallow copy instead of the caller's object.
+   */
+  localID?: ServerID;
 }
+
+/** The same window as NetworkTransport's default (see README, "Why the default maxRPCsInFlight is 64"). */
+const DEFAULT_MAX_RPCS_IN_FLIGHT = 64;
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -53,18 +79,22 @@ const textDecoder = new TextDecoder();
  * encoding, objects passed by reference. Routes are one-way and explicit
  * (`connect`/`disconnect`), so a test can partition the cluster at will.
  *
- * It follows hashicorp's InmemTransport, with three deliberate differences:
+ * It follows hashicorp's InmemTransport, with four deliberate differences:
  * - heartbeats go to the heartbeat handler when one is set, exactly as
  *   NetworkTransport does, so tests exercise the same path as production;
  * - closing a transport fails the calls it has in flight and the calls
  *   waiting on it at once, instead of leaving them to time out;
  * - one deadline covers the whole call; the error says whether it ran out
  *   before the consumer took the RPC ("send timed out") or after
- *   ("command timed out").
+ *   ("command timed out");
+ * - the pipeline window is NetworkTransport's (`maxRPCsInFlight`, default
+ *   64, below 2 refused with ERR_NOT_SUPPORTED), not a fixed 128, so code
+ *   tested here meets the back-pressure it will meet in production.
  */
 export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   readonly timeout: number;
-  readonly maxInFlight: number;
+  /** Pipeline window; see `InmemTransportOptions.maxRPCsInFlight`. */
+  readonly maxRPCsInFlight: number;
   private readonly addr: ServerAddress;
   private readonly queueCapacity: number;
   private readonly queue: AsyncQueue<InmemRPC>;
@@ -76,14 +106,19 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   private readonly outgoing = new Set<InmemRPC>();
   /** RPCs delivered here that are unanswered; failed on close. */
   private readonly incoming = new Set<InmemRPC>();
+  private readonly peerStats = new Map<ServerAddress, PeerStats>();
+  private rpcsReceived = 0;
   private heartbeatHandler: HeartbeatHandler | null = null;
+  /** @internal */
+  readonly identity: Identity | undefined;
   private closedFlag = false;
 
   constructor(addr?: ServerAddress, options: InmemTransportOptions = {}) {
     this.addr = addr !== undefined && addr !== '' ? addr : randomUUID();
     this.timeout = options.timeout ?? 500;
     this.queueCapacity = options.queueCapacity ?? 16;
-    this.maxInFlight = options.maxInFlight ?? 128;
+    this.identity = identityOf(options.localID, this.addr);
+    this.maxRPCsInFlight = options.maxRPCsInFlight ?? options.maxInFlight ?? DEFAULT_MAX_RPCS_IN_FLIGHT;
     // Dropping an abandoned RPC at dequeue also unlinks it from both ends.
     const live = (rpc: InmemRPC) => {
       if (rpc.live) return true;
@@ -95,13 +130,37 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     this.overflow = new AsyncQueue<InmemRPC>(live);
   }
 
+  /**
+   * One transport per address, every one connected to every other: the
+   * usual test cluster in one line. Each member's `localID` is its address
+   * (as in hashicorp's tests) unless `options.localID` is given. Close each
+   * member, e.g. `await Promise.all(nodes.map((n) => n.close()))`.
+   */
+  static cluster<const A extends readonly ServerAddress[]>(
+    addrs: A,
+    options: InmemTransportOptions = {},
+  ): { -readonly [K in keyof A]: InmemTransport } {
+    const nodes = addrs.map((addr) => new InmemTransport(addr, { ...options, localID: options.localID ?? addr }));
+    for (const from of nodes) for (const to of nodes) if (from !== to) from.connect(to.localAddr(), to);
+    return nodes as unknown as { -readonly [K in keyof A]: InmemTransport };
+  }
+
+  /** @deprecated Use `maxRPCsInFlight`. */
+  get maxInFlight(): number {
+    return this.maxRPCsInFlight;
+  }
+
   get closed(): boolean {
     return this.closedFlag;
   }
 
-  consumer(): AsyncIterable<RPC> {
+  consumer(opts?: ConsumerOptions): AsyncIterable<RPC> {
     // InmemRPC carries exactly the fields of the RPC union member named by its `type`.
-    return this.queue as unknown as AsyncIterable<RPC>;
+    return this.queue.iterate(opts?.signal) as unknown as AsyncIterable<RPC>;
+  }
+
+  receive(opts?: ReceiveOptions): Promise<RPC | undefined> {
+    return this.queue.receive(opts?.signal, opts?.timeout) as Promise<RPC | undefined>;
   }
 
   localAddr(): ServerAddress {
@@ -147,6 +206,9 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
 
   appendEntriesPipeline(_id: ServerID, target: ServerAddress): Promise<AppendPipeline> {
     if (this.closedFlag) return Promise.reject(new TransportShutdownError());
+    if (this.maxRPCsInFlight < 2) {
+      return Promise.reject(new NotSupportedError('pipelining is disabled (maxRPCsInFlight < 2)'));
+    }
     const peer = this.routes.get(target);
     if (peer === undefined) return Promise.reject(unreachable(target));
     const pipeline = new InmemPipeline(this, peer, target, () => this.pipelines.delete(pipeline));
@@ -200,6 +262,31 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
   }
 
   /**
+   * The same counters as NetworkTransport's: per peer, calls and pipelined
+   * requests sent, answered, failed and their latency; inbound, RPCs
+   * received. Bytes and connections stay 0: nothing is encoded or dialed.
+   */
+  stats(): TransportStats {
+    return {
+      peers: [...this.peerStats.values()].map((p) => p.snapshot()),
+      inbound: { rpcsReceived: this.rpcsReceived, connectionsOpen: 0, protocolErrors: 0, bytesReceived: 0 },
+    };
+  }
+
+  /**
+   * The counters of one peer, created on first use.
+   * @internal
+   */
+  statsFor(addr: ServerAddress): PeerStats {
+    let s = this.peerStats.get(addr);
+    if (s === undefined) {
+      s = new PeerStats(addr);
+      this.peerStats.set(addr, s);
+    }
+    return s;
+  }
+
+  /**
    * InmemEndpoint: an RPC touching this transport was answered or abandoned.
    * @internal
    */
@@ -215,6 +302,7 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
    */
   deliver(rpc: InmemRPC): boolean {
     if (this.closedFlag) return false;
+    this.rpcsReceived++;
     this.incoming.add(rpc);
     if (rpc.type === RpcType.AppendEntries && this.heartbeatHandler !== null) {
       if (isHeartbeat(rpc.command as AppendEntriesRequest)) {
@@ -276,14 +364,22 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     const peer = this.routes.get(target);
     if (peer === undefined) return Promise.reject(unreachable(target));
     const call = new PendingCall<AnyResponse>('send timed out');
-    const rpc = new InmemRPC(type, req, { kind: 'call', call }, this, peer, reader);
+    const rpc = new InmemRPC(type, withIdentity(req, this.identity), { kind: 'call', call }, this, peer, reader);
     call.onCancel = () => {
       this.outgoing.delete(rpc);
       peer.incoming.delete(rpc);
     };
+    const stats = this.statsFor(target);
+    stats.started();
+    const t0 = performance.now();
+    call.observer = {
+      settled: (_v, err) =>
+        err === undefined ? stats.succeeded(performance.now() - t0) : stats.failed(err instanceof RemoteError),
+    };
     this.outgoing.add(rpc);
     if (!peer.deliver(rpc)) {
       this.outgoing.delete(rpc);
+      stats.failed(false);
       reader?.destroy();
       return Promise.reject(new PeerUnreachableError(`peer ${target} is shut down`));
     }

@@ -1,3 +1,8 @@
+import { RpcAbortedError, TransportShutdownError } from '../errors.ts';
+
+/** How a cancellable wait ended without an item: its signal aborted, or its timeout passed. */
+export type WaitCancelled = 'aborted' | 'timeout';
+
 /**
  * A FIFO that producers push into synchronously and consumers drain with
  * `for await`. It is the shape of a Go channel that Transport.consumer() and
@@ -6,6 +11,11 @@
  *
  * Items can be withdrawn lazily: `isLive` is asked at dequeue time, so a
  * cancelled RPC costs nothing to remove.
+ *
+ * A wait can also be cancelled (`wait`, `iterate`, `receive`): a cancelled
+ * reader is unlinked synchronously when its signal or timer fires, so the next
+ * item goes to the next reader and is never handed to one that gave up. This
+ * is what a Go `select` over a channel and a timer needs.
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private items: T[] = [];
@@ -73,6 +83,76 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     }
     if (this.closedFlag) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => this.readers.push(resolve));
+  }
+
+  /**
+   * Like `next()`, but gives up, without taking an item, once `signal` aborts
+   * or `timeoutMs` passes (0 or undefined: no timeout). An already-aborted
+   * signal takes nothing even when items are queued.
+   */
+  wait(signal?: AbortSignal, timeoutMs?: number): Promise<IteratorResult<T> | WaitCancelled> {
+    if (signal?.aborted) return Promise.resolve('aborted');
+    if (signal === undefined && (timeoutMs === undefined || timeoutMs <= 0)) return this.next();
+    const item = this.shift();
+    if (item !== undefined) {
+      this.onTake?.();
+      return Promise.resolve({ value: item, done: false });
+    }
+    if (this.closedFlag) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const reader = (result: IteratorResult<T>): void => {
+        cleanup();
+        resolve(result);
+      };
+      const cancel = (why: WaitCancelled): void => {
+        const i = this.readers.indexOf(reader);
+        if (i < 0) return; // already handed an item or closed
+        this.readers.splice(i, 1);
+        cleanup();
+        resolve(why);
+      };
+      const onAbort = (): void => cancel('aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs))
+        timer = setTimeout(cancel, timeoutMs, 'timeout');
+      this.readers.push(reader);
+    });
+  }
+
+  /**
+   * An iteration that ends (`done`) when `signal` aborts, even while a
+   * `next()` is pending, without taking an item. Ending it leaves the queue open.
+   */
+  iterate(signal: AbortSignal | undefined): AsyncIterable<T> {
+    if (signal === undefined) return this;
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<T>> => {
+          const r = await this.wait(signal);
+          return typeof r === 'string' ? { value: undefined, done: true } : r;
+        },
+        return: () => Promise.resolve({ value: undefined, done: true }),
+      }),
+    };
+  }
+
+  /**
+   * One item, for `select`-style loops: resolves with the next item, or
+   * `undefined` once `timeoutMs` passes; rejects with `ERR_ABORTED` when
+   * `signal` aborts and with `ERR_TRANSPORT_SHUTDOWN` once closed and drained.
+   * In none of those cases is an item taken.
+   */
+  async receive(signal?: AbortSignal, timeoutMs?: number): Promise<T | undefined> {
+    const r = await this.wait(signal, timeoutMs);
+    if (r === 'timeout') return undefined;
+    if (r === 'aborted') throw new RpcAbortedError(signal?.reason);
+    if (r.done === true) throw new TransportShutdownError();
+    return r.value;
   }
 
   /**

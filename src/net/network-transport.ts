@@ -27,10 +27,20 @@ import {
 } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { handlesReleased } from '../internal/handles-released.ts';
+import { type Identity, identityOf } from '../internal/identity.ts';
 import { channels } from '../diagnostics.ts';
 import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
-import type { AppendPipeline, ByteSource, CallOptions, HeartbeatHandler, RPC, Transport } from '../transport.ts';
+import type {
+  AppendPipeline,
+  ByteSource,
+  CallOptions,
+  ConsumerOptions,
+  HeartbeatHandler,
+  ReceiveOptions,
+  RPC,
+  Transport,
+} from '../transport.ts';
 import { ClientConn, type ResponseWaiter } from './conn/client-conn.ts';
 import { ConnPool } from './conn/conn-pool.ts';
 import { DialBackoff, type DialBackoffOptions } from './conn/dial-backoff.ts';
@@ -76,6 +86,14 @@ export interface NetworkTransportOptions {
   dialBackoff?: DialBackoffOptions;
   /** Where diagnostics go; pino-compatible. Silent unless NODE_DEBUG=raft-transport. */
   logger?: Logger;
+  /**
+   * This node's ServerID. When set, every outgoing request that leaves
+   * `rpcHeader.id` or `rpcHeader.addr` out (`undefined`, not `null`) gets
+   * this ID and `localAddr()` (the advertised address), as Go's raft fills
+   * them; such a request is sent as a shallow copy, the caller's object is
+   * not modified.
+   */
+  localID?: ServerID;
 }
 
 interface Resolved {
@@ -89,6 +107,7 @@ interface Resolved {
   idleTimeout: number;
   logger: Logger;
   serverAddressProvider: ServerAddressProvider | undefined;
+  localID: ServerID | undefined;
 }
 
 const textEncoder = new TextEncoder();
@@ -133,6 +152,8 @@ export class NetworkTransport implements Transport, ServerHost {
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
   private backoffTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** `localID` and `localAddr()` as bytes, made on the first dial. */
+  private identity: Identity | undefined;
 
   constructor(layer: StreamLayer, options: NetworkTransportOptions = {}) {
     const maxRPCsInFlight = options.maxRPCsInFlight ?? 64;
@@ -147,6 +168,7 @@ export class NetworkTransport implements Transport, ServerHost {
       idleTimeout: options.idleTimeout ?? 60_000,
       logger: options.logger ?? defaultLogger,
       serverAddressProvider: options.serverAddressProvider,
+      localID: options.localID,
     };
     this.layer = layer;
     this.logger = this.opts.logger;
@@ -162,9 +184,13 @@ export class NetworkTransport implements Transport, ServerHost {
     return this.closing !== undefined;
   }
 
-  consumer(): AsyncIterable<RPC> {
+  consumer(opts?: ConsumerOptions): AsyncIterable<RPC> {
     // ServerRPC carries exactly the fields of the RPC union member named by its `type`.
-    return this.queue as unknown as AsyncIterable<RPC>;
+    return this.queue.iterate(opts?.signal) as unknown as AsyncIterable<RPC>;
+  }
+
+  receive(opts?: ReceiveOptions): Promise<RPC | undefined> {
+    return this.queue.receive(opts?.signal, opts?.timeout) as Promise<RPC | undefined>;
   }
 
   localAddr(): ServerAddress {
@@ -438,7 +464,16 @@ export class NetworkTransport implements Transport, ServerHost {
       socket.destroy();
       throw new TransportShutdownError();
     }
-    const conn = new ClientConn(socket, addr, this.opts.wireFormat, this.opts.limits, this.statsFor(addr), this.localAddr());
+    this.identity ??= identityOf(this.opts.localID, this.localAddr());
+    const conn = new ClientConn(
+      socket,
+      addr,
+      this.opts.wireFormat,
+      this.opts.limits,
+      this.statsFor(addr),
+      this.localAddr(),
+      this.identity,
+    );
     this.clientConns.add(conn);
     conn.onClose = (c) => this.clientConns.delete(c);
     return conn;

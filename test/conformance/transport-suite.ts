@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import { appendEntriesRequest, heartbeat, PROTOCOL_VERSION, timeoutNowRequest } from '../../src/builders.ts';
 import type { AppendFuture, RPC, Transport } from '../../src/transport.ts';
 import {
   activeTimers,
@@ -35,8 +36,10 @@ export interface Cluster {
 export interface ClusterOptions {
   /** Default call timeout for the transports, ms. */
   timeout?: number;
-  /** Pipeline window. */
+  /** Pipeline window (`maxRPCsInFlight`); absent: the transport's default. */
   maxInFlight?: number;
+  /** `localID` of each transport, by position. */
+  localIDs?: string[];
 }
 
 export interface TransportFactory {
@@ -429,6 +432,166 @@ export function runTransportConformance(factory: TransportFactory): void {
       );
       const out = await Promise.all(calls);
       expect(out.map((r) => r.lastLog)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    });
+
+    it('never loses an RPC to a select-style loop racing receive() against a timer (defect 9)', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      const stop = new AbortController();
+      let timeouts = 0;
+      let onTimeout: (() => void) | undefined;
+      const timedOut = () => new Promise<void>((r) => (onTimeout = r));
+      // Go: for { select { case rpc := <-rpcCh: handle(rpc); case <-time.After(1ms): tick() } }
+      const loop = (async () => {
+        for (;;) {
+          let rpc: RPC | undefined;
+          try {
+            rpc = await b.receive({ timeout: 1, signal: stop.signal });
+          } catch (err) {
+            if (isTransportError(err, ErrorCode.Aborted)) return;
+            throw err;
+          }
+          if (rpc === undefined) {
+            timeouts++;
+            onTimeout?.();
+            continue;
+          }
+          await echoResponder(rpc);
+        }
+      })();
+      const lastLogs: number[] = [];
+      for (let burst = 0; burst < 40; burst++) {
+        const tick = timedOut();
+        const calls = Array.from({ length: 8 }, (_, i) =>
+          a.appendEntries('b', b.localAddr(), appendReq({ prevLogEntry: burst * 8 + i, entries: [] }), { timeout: 10_000 }),
+        );
+        for (const r of await Promise.all(calls)) lastLogs.push(r.lastLog);
+        await tick; // a wait gave up between bursts, so the next burst meets a fresh wait
+      }
+      stop.abort();
+      await loop;
+      expect(lastLogs).toEqual(Array.from({ length: 320 }, (_, i) => i));
+      expect(timeouts).toBeGreaterThanOrEqual(40);
+    });
+
+    it('ends a consumer({ signal }) iteration on abort without taking an RPC (defect 9)', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      // A consumer loop restarted per timer, like a follower resetting its heartbeat timer.
+      let rounds = 0;
+      let answered = 0;
+      const stop = new AbortController();
+      const loop = (async () => {
+        while (!stop.signal.aborted) {
+          rounds++;
+          const round = AbortSignal.any([stop.signal, AbortSignal.timeout(1)]);
+          for await (const rpc of b.consumer({ signal: round })) {
+            await echoResponder(rpc);
+            answered++;
+          }
+        }
+      })();
+      const calls: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 100; i++) {
+        calls.push(a.requestVote('b', b.localAddr(), voteReq({ term: i }), { timeout: 10_000 }));
+        if (i % 10 === 9) await Promise.all(calls);
+      }
+      const votes = (await Promise.all(calls)) as Array<{ term: number }>;
+      expect(votes.map((v) => v.term)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      stop.abort();
+      await loop;
+      expect(answered).toBe(100);
+      expect(rounds).toBeGreaterThan(0);
+
+      // A pending next() that is aborted ends the iteration; the RPC that comes next is still there.
+      const ac = new AbortController();
+      const it = b.consumer({ signal: ac.signal })[Symbol.asyncIterator]();
+      const pending = it.next();
+      ac.abort();
+      expect(await pending).toEqual({ value: undefined, done: true });
+      const call = a.timeoutNow('b', b.localAddr(), timeoutNowReq(), { timeout: 10_000 });
+      const rpc = await b.receive();
+      expect(rpc?.type).toBe(RpcType.TimeoutNow);
+      if (rpc !== undefined) await echoResponder(rpc);
+      await expect(call).resolves.toBeDefined();
+    });
+
+    it('receive(): undefined on timeout, ERR_ABORTED on abort, ERR_TRANSPORT_SHUTDOWN once closed', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      expect(await b.receive({ timeout: 1 })).toBeUndefined();
+      expectCode(await rejection(b.receive({ signal: AbortSignal.abort(new Error('x')) })), ErrorCode.Aborted);
+      const ac = new AbortController();
+      const waiting = b.receive({ signal: ac.signal });
+      ac.abort();
+      expectCode(await rejection(waiting), ErrorCode.Aborted);
+      // An already-queued RPC is taken at once.
+      const call = a.requestVote('b', b.localAddr(), voteReq({ term: 5 }));
+      const rpc = await b.receive({ timeout: 10_000 });
+      expect(rpc?.type).toBe(RpcType.RequestVote);
+      if (rpc !== undefined) await echoResponder(rpc);
+      expect((await call).term).toBe(5);
+      const closing = rejection(b.receive());
+      await b.close();
+      expectCode(await closing, ErrorCode.TransportShutdown);
+      expectCode(await rejection(b.receive()), ErrorCode.TransportShutdown);
+    });
+
+    it('refuses a pipeline window below 2 with ERR_NOT_SUPPORTED', async () => {
+      const [a, b] = (await make(2, { maxInFlight: 1 })) as [Transport, Transport];
+      expectCode(await rejection(a.appendEntriesPipeline('b', b.localAddr())), ErrorCode.NotSupported);
+      // Plain calls still work: a leader falls back to one appendEntries at a time.
+      void serve(b);
+      expect((await a.appendEntries('b', b.localAddr(), appendReq())).success).toBe(true);
+    });
+
+    it('has a default pipeline window of 64', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      void serve(b, () => {
+        // holds every RPC: nothing frees a slot
+      });
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      for (let i = 0; i < 64; i++) await p.appendEntries(appendReq({ prevLogEntry: i }));
+      expectCode(await rejection(p.appendEntries(appendReq({ prevLogEntry: 64 }), { timeout: 20 })), ErrorCode.RpcTimeout);
+      await p.close();
+    });
+
+    it('counts calls and pipelined requests in stats(), per peer and inbound', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      let n = 0;
+      void serve(b, (rpc) => (++n === 2 ? rpc.respond(null, 'no') : echoResponder(rpc)));
+      await a.requestVote('b', b.localAddr(), voteReq());
+      await rejection(a.requestVote('b', b.localAddr(), voteReq()));
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      const f = await p.appendEntries(appendReq());
+      await f.wait();
+      await p.close();
+      const peer = a.stats().peers.find((s) => s.peer === b.localAddr());
+      expect(peer).toMatchObject({ rpcsSent: 3, rpcsSucceeded: 2, rpcsFailed: 1, remoteErrors: 1, inFlight: 0 });
+      expect(peer?.latency.count).toBe(2);
+      expect(b.stats().inbound.rpcsReceived).toBe(3);
+      expect(b.stats().inbound.protocolErrors).toBe(0);
+    });
+
+    it('fills rpcHeader.id and addr from the transport identity when the request leaves them out', async () => {
+      const [a, b] = (await make(2, { localIDs: ['node-a', 'node-b'] })) as [Transport, Transport];
+      const headers: Array<{ id?: Uint8Array | null; addr?: Uint8Array | null }> = [];
+      void serve(b, (rpc) => {
+        headers.push(rpc.command.rpcHeader);
+        return echoResponder(rpc);
+      });
+      const bare = timeoutNowRequest();
+      await a.timeoutNow('b', b.localAddr(), bare);
+      expect(bare.rpcHeader).toEqual({ protocolVersion: PROTOCOL_VERSION }); // the caller's object is untouched
+      // The builder sets addr from the leader; the transport adds the ID.
+      await a.appendEntries('b', b.localAddr(), heartbeat({ term: 3, leader: 'leader-addr' }));
+      // What the caller sets (null included) wins.
+      await a.requestVote('b', b.localAddr(), voteReq({ rpcHeader: { protocolVersion: 3, id: enc('other'), addr: null } }));
+      const p = await a.appendEntriesPipeline('b', b.localAddr());
+      await (await p.appendEntries(appendEntriesRequest({ term: 1, leader: a.localAddr(), entries: [entry(1)] }))).wait();
+      await p.close();
+      expect(headers[0]).toMatchObject({ id: enc('node-a'), addr: enc(a.localAddr()) });
+      expect(headers[1]).toMatchObject({ id: enc('node-a'), addr: enc('leader-addr') });
+      expect(headers[2]?.id).toEqual(enc('other'));
+      expect(headers[2]?.addr ?? null).toBeNull();
+      expect(headers[3]).toMatchObject({ id: enc('node-a'), addr: enc(a.localAddr()) });
     });
 
     it('encodes and decodes peers', async () => {

@@ -8,7 +8,12 @@ runTransportConformance({
   async makeCluster(n, opts = {}) {
     const ts = Array.from(
       { length: n },
-      () => new InmemTransport(undefined, { timeout: opts.timeout ?? 5_000, maxInFlight: opts.maxInFlight }),
+      (_, i) =>
+        new InmemTransport(undefined, {
+          timeout: opts.timeout ?? 5_000,
+          maxRPCsInFlight: opts.maxInFlight,
+          localID: opts.localIDs?.[i],
+        }),
     );
     for (const a of ts) for (const b of ts) if (a !== b) a.connect(b.localAddr(), b);
     return {

@@ -3,7 +3,7 @@ import { RpcType } from '../../src/commands.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import { InmemTransport } from '../../src/inmem/inmem-transport.ts';
 import type { AppendFuture, RPC } from '../../src/transport.ts';
-import { appendReq, echoResponder, serve, voteReq } from '../helpers/fixtures.ts';
+import { appendReq, echoResponder, heartbeatReq, serve, voteReq } from '../helpers/fixtures.ts';
 import { transportError } from '../helpers/expect-errors.ts';
 
 const open: InmemTransport[] = [];
@@ -130,5 +130,54 @@ describe('InmemTransport', () => {
     const f = await p.appendEntries({ ...appendReq(), prevLogEntry: 0, prevLogTerm: 0, entries: [], leaderCommitIndex: 0 });
     expect(await f.wait()).toMatchObject({ noRetryBackoff: true });
     expect(handled).toBe(1);
+  });
+
+  it('delivers a pipelined heartbeat answered synchronously by the handler (defect 8)', async () => {
+    // timeout 0: nothing expires, so a lost answer would never come back.
+    const a = make('a', { timeout: 0, maxRPCsInFlight: 2 });
+    const b = make('b');
+    a.connect('b', b);
+    b.setHeartbeatHandler((rpc) =>
+      rpc.respond({
+        rpcHeader: { protocolVersion: 3 },
+        term: rpc.command.term,
+        lastLog: 0,
+        success: true,
+        noRetryBackoff: false,
+      }),
+    );
+    const p = await a.appendEntriesPipeline('b', 'b');
+    const it = p.consumer()[Symbol.asyncIterator]();
+    const terms: number[] = [];
+    for (let term = 1; term <= 10; term++) {
+      // With a window of 2, the third send only gets a slot if the answers reached the consumer.
+      const f = await p.appendEntries(heartbeatReq(term), { timeout: 1_000 });
+      const next = (await it.next()).value as AppendFuture;
+      expect(next).toBe(f);
+      terms.push((await next.wait()).term);
+    }
+    expect(terms).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await p.close();
+  });
+
+  it('cluster() builds a fully connected cluster whose members know their IDs', async () => {
+    const nodes = InmemTransport.cluster(['a', 'b', 'c'], { timeout: 1_000 });
+    open.push(...nodes);
+    const [a, b, c] = nodes;
+    for (const n of nodes)
+      void serve(n, (rpc) => {
+        if (rpc.type === RpcType.RequestVote)
+          rpc.respond({ rpcHeader: rpc.command.rpcHeader, term: rpc.command.term, granted: true });
+      });
+    for (const from of nodes) {
+      for (const to of nodes) {
+        if (from === to) continue;
+        const vote = await from.requestVote(to.localAddr(), to.localAddr(), voteReq({ rpcHeader: { protocolVersion: 3 } }));
+        expect(new TextDecoder().decode(vote.rpcHeader.id ?? new Uint8Array())).toBe(from.localAddr());
+      }
+    }
+    expect([a.localAddr(), b.localAddr(), c.localAddr()]).toEqual(['a', 'b', 'c']);
+    expect(a.maxRPCsInFlight).toBe(64);
+    expect(new InmemTransport(undefined, { maxInFlight: 8 }).maxRPCsInFlight).toBe(8); // the deprecated name still works
   });
 });

@@ -8,8 +8,12 @@ runTransportConformance({
   unreachableAddr: closedPort,
   async makeCluster(n, opts = {}) {
     const ts = await Promise.all(
-      Array.from({ length: n }, () =>
-        newTCPTransport('127.0.0.1:0', { timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxInFlight }),
+      Array.from({ length: n }, (_, i) =>
+        newTCPTransport('127.0.0.1:0', {
+          timeout: opts.timeout ?? 5_000,
+          maxRPCsInFlight: opts.maxInFlight,
+          localID: opts.localIDs?.[i],
+        }),
       ),
     );
     return {

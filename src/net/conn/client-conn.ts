@@ -4,6 +4,7 @@ import type { AnyRequest, AnyResponse, InstallSnapshotRequest, RpcType, ServerAd
 import { RpcType as Rpc } from '../../commands.ts';
 import { ConnectionClosedError, ProtocolError, TransportError } from '../../errors.ts';
 import { exactly } from '../../internal/byte-source.ts';
+import { type Identity, withIdentity } from '../../internal/identity.ts';
 import type { ByteSource } from '../../transport.ts';
 import { channels } from '../../diagnostics.ts';
 import { decodeErrorString, decodeResponse } from '../codec/decoder.ts';
@@ -55,8 +56,19 @@ export class ClientConn {
   private readonly closedPromise: Promise<void>;
   private readonly stats: PeerStats;
   private readonly local: string;
+  /** Fills `rpcHeader.id`/`addr` of requests that leave them out (the transport's `localID`). */
+  private readonly identity: Identity | undefined;
 
-  constructor(socket: Duplex, target: ServerAddress, format: WireFormat, limits: DecodeLimits, stats: PeerStats, local: string) {
+  constructor(
+    socket: Duplex,
+    target: ServerAddress,
+    format: WireFormat,
+    limits: DecodeLimits,
+    stats: PeerStats,
+    local: string,
+    identity?: Identity,
+  ) {
+    this.identity = identity;
     this.socket = socket;
     this.target = target;
     this.limits = limits;
@@ -110,7 +122,7 @@ export class ClientConn {
   send(type: RpcType, req: AnyRequest, waiter: ResponseWaiter): number {
     if (this.broken !== undefined) throw this.broken;
     const before = this.writer.pending;
-    this.writer.writeRequest(type, req);
+    this.writer.writeRequest(type, withIdentity(req, this.identity));
     const size = this.writer.pending - before;
     this.waiters.push(waiter);
     this.batch.queued();

@@ -79,7 +79,13 @@ runTransportConformance({
     const ts: NetworkTransport[] = [];
     for (let i = 0; i < n; i++) {
       const layer = network.join(await TCPStreamLayer.listen('127.0.0.1:0'));
-      ts.push(new NetworkTransport(layer, { timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxInFlight }));
+      ts.push(
+        new NetworkTransport(layer, {
+          timeout: opts.timeout ?? 5_000,
+          maxRPCsInFlight: opts.maxInFlight,
+          localID: opts.localIDs?.[i],
+        }),
+      );
     }
     return {
       transports: ts,

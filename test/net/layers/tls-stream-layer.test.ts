@@ -88,8 +88,13 @@ if (pki === undefined) {
     unreachableAddr: closedPort,
     async makeCluster(n, opts = {}) {
       const ts = await Promise.all(
-        Array.from({ length: n }, () =>
-          newTLSTransport('127.0.0.1:0', { ...creds(), timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxInFlight }),
+        Array.from({ length: n }, (_, i) =>
+          newTLSTransport('127.0.0.1:0', {
+            ...creds(),
+            timeout: opts.timeout ?? 5_000,
+            maxRPCsInFlight: opts.maxInFlight,
+            localID: opts.localIDs?.[i],
+          }),
         ),
       );
       return {
