@@ -309,21 +309,6 @@ export class FaultNetwork {
   }
 
   /** The name a dial to `address` reaches: the joined layer advertising it, else the address itself. */
-  /**
-   * Throws for a name no layer ever joined under: a fault aimed at a typo (or
-   * at a node id when layers are named by address) would otherwise do nothing
-   * and let the test pass without the fault it meant to inject.
-   */
-  check(...names: string[]): void {
-    for (const name of names) {
-      if (this.known.has(name)) continue;
-      const joined = [...this.known].join(', ') || 'none';
-      throw new InvalidValueError(
-        `no layer joined this FaultNetwork as "${name}" (joined: ${joined}); pass { name } to join() to name a layer`,
-      );
-    }
-  }
-
   nameOf(address: ServerAddress): string {
     return switchOf(this).nameOf(address);
   }
