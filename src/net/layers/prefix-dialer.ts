@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { ServerAddress } from '../../commands.ts';
@@ -70,7 +71,9 @@ function upgrade(
 ): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const host = parseHostPort(address).host;
-    const secure = tls.connect({ servername: host, ...options, socket, rejectUnauthorized: true });
+    // SNI carries names only (RFC 6066); an IP address is checked against the certificate's IP SANs all the same.
+    const sni = isIP(host) === 0 ? { servername: host } : {};
+    const secure = tls.connect({ ...sni, ...options, socket, rejectUnauthorized: true });
     let timer: NodeJS.Timeout | undefined;
     const done = (err?: Error): void => {
       if (timer !== undefined) clearTimeout(timer);
@@ -78,7 +81,10 @@ function upgrade(
       secure.off('error', onError);
       secure.off('close', onClose);
       signal?.removeEventListener('abort', onAbort);
-      if (err === undefined) return resolve(secure);
+      if (err === undefined) {
+        resolve(secure);
+        return;
+      }
       secure.on('error', () => {}); // a late alert must not become an unhandled 'error'
       secure.destroy();
       socket.destroy();
