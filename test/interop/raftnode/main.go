@@ -38,6 +38,7 @@ func main() {
 	election := flag.Duration("election-timeout", 1000*time.Millisecond, "candidate election timeout")
 	lease := flag.Duration("leader-lease-timeout", 500*time.Millisecond, "leader lease")
 	verbose := flag.Bool("verbose", false, "raft's own logs on stderr")
+	prefix := flag.Int("raft-prefix", -1, "a routing byte written before Raft on every dial and required on accept (Consul's RPCRaft is 1); -1: plain TCP")
 	flag.Parse()
 	if *id == "" {
 		fmt.Fprintln(os.Stderr, "raftnode: --id is required")
@@ -57,8 +58,15 @@ func main() {
 		conf.LogOutput = os.Stderr
 	}
 
-	trans, err := raft.NewTCPTransport(*raftAddr, nil, 3, 10*time.Second, conf.LogOutput)
-	if err != nil {
+	var trans *raft.NetworkTransport
+	var err error
+	if *prefix >= 0 {
+		layer, lerr := newPrefixLayer(*raftAddr, byte(*prefix))
+		if lerr != nil {
+			fail("raft transport: %v", lerr)
+		}
+		trans = raft.NewNetworkTransport(layer, 3, 10*time.Second, conf.LogOutput)
+	} else if trans, err = raft.NewTCPTransport(*raftAddr, nil, 3, 10*time.Second, conf.LogOutput); err != nil {
 		fail("raft transport: %v", err)
 	}
 	fsm := newKVFSM()
