@@ -14,7 +14,10 @@ export {
   type NetworkTransportOptions,
   type ServerAddressProvider,
 } from './net/network-transport.ts';
-export type { StreamLayer } from './net/layers/stream-layer.ts';
+export type { Dialer, StreamLayer } from './net/layers/stream-layer.ts';
+export { HandoffStreamLayer, type HandoffStreamLayerOptions } from './net/layers/handoff-stream-layer.ts';
+export { PrefixDialer, type PrefixDialerOptions } from './net/layers/prefix-dialer.ts';
+export { firstByteRouter, type FirstByteRouterOptions, type RouteHandler } from './net/layers/first-byte-router.ts';
 export { TCPDialer, TCPStreamLayer, type TCPStreamLayerOptions } from './net/layers/tcp-stream-layer.ts';
 export { newTCPTransport, type TCPTransportOptions } from './net/tcp-transport.ts';
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits, maxFrameSizeFor, type WireFormat } from './net/codec/wire-format.ts';

@@ -140,7 +140,7 @@ async function probeCommand(args: readonly string[], io: CliIO, signal?: AbortSi
     onResult: json ? undefined : (s) => io.out(`${describeSample(s)}\n`),
   });
 
-  if (json) io.out(`${JSON.stringify(result)}\n`);
+  if (json) io.out(`${JSON.stringify(result, jsonValue)}\n`);
   else io.out(describeResult(result));
   if (result.ok === 0 && result.sent > 0 && !json) {
     const first = result.samples[0]?.error;
@@ -150,6 +150,25 @@ async function probeCommand(args: readonly string[], io: CliIO, signal?: AbortSi
 }
 
 const ms = (v: number): string => v.toFixed(3);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * JSON for people and scripts: byte fields (server IDs and addresses) as text
+ * when they are UTF-8, else as "base64:…", instead of {"0":110,…}; fractional
+ * milliseconds rounded to the microsecond.
+ */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    try {
+      return utf8.decode(value);
+    } catch {
+      return `base64:${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}`;
+    }
+  }
+  if (typeof value === 'number' && !Number.isInteger(value)) return Math.round(value * 1000) / 1000;
+  return value;
+}
 
 function describeSample(s: ProbeSample): string {
   if (s.response !== undefined) {

@@ -509,6 +509,8 @@ export class NetworkTransport implements Transport, ServerHost {
     const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
     const remote = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
     const conn = new ServerConn(socket, this, new FrameReader(this.opts.limits), new MessageWriter(this.opts.wireFormat), remote);
+    // A layer may hand over a paused socket (HandoffStreamLayer does, so no byte is lost before we listen).
+    socket.resume();
     this.serverConns.add(conn);
     const closed = conn.closed;
     this.serverSockets.add(closed);

@@ -161,7 +161,8 @@ describe('raft-transport probe', () => {
         }
         received.push(rpc.command);
         rpc.respond({
-          rpcHeader: { protocolVersion: 3 },
+          // Byte fields as a 1.7 node fills them: the probe's JSON must print them as text.
+          rpcHeader: { protocolVersion: 3, id: new TextEncoder().encode('n1'), addr: new Uint8Array([0xff, 0x00]) },
           term: 7,
           lastLog: 42,
           success: rpc.command.term >= 7,
@@ -202,6 +203,9 @@ describe('raft-transport probe', () => {
     expect(result).toMatchObject({ target: server.localAddr(), sent: 2, ok: 2, failed: 0, peerTerm: 7, peerLastLog: 42 });
     expect(result.rttMs?.min).toBeGreaterThan(0);
     expect(result.rttMs?.max).toBeGreaterThanOrEqual(result.rttMs?.min ?? Infinity);
+    // Bytes as text (or base64 when not UTF-8), never {"0":110,...}; milliseconds to the microsecond.
+    expect(result.samples[0]?.response?.rpcHeader).toMatchObject({ id: 'n1', addr: 'base64:/wA=' });
+    for (const v of Object.values(result.rttMs ?? {})) expect(String(v)).toMatch(/^\d+(\.\d{1,3})?$/);
   });
 
   it('stops on Ctrl-C and still prints the summary, as ping does', async () => {

@@ -27,15 +27,18 @@ export interface TestPKI {
   otherCa: string;
   /** A certificate with the same SANs, signed by the other CA. */
   impostor: KeyPair;
+  /** From the cluster CA, but with the serverAuth usage only (a common mistake: nodes also dial). */
+  serverOnly: KeyPair;
 }
 
-const EXTENSIONS = [
-  'basicConstraints=critical,CA:FALSE',
-  'keyUsage=critical,digitalSignature,keyEncipherment',
-  'extendedKeyUsage=serverAuth,clientAuth',
-  'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  '',
-].join('\n');
+const extensions = (usages: string): string =>
+  [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    `extendedKeyUsage=${usages}`,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '',
+  ].join('\n');
 
 /** True when the openssl CLI can be run. */
 export async function haveOpenssl(): Promise<boolean> {
@@ -53,7 +56,8 @@ export async function makeTestPKI(): Promise<TestPKI> {
   const f = (name: string): string => join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    await writeFile(f('leaf.cnf'), EXTENSIONS);
+    await writeFile(f('leaf.cnf'), extensions('serverAuth,clientAuth'));
+    await writeFile(f('server-only.cnf'), extensions('serverAuth'));
     const makeCa = (name: string) =>
       run('openssl', [
         'req',
@@ -72,7 +76,7 @@ export async function makeTestPKI(): Promise<TestPKI> {
         '-addext',
         'keyUsage=critical,keyCertSign,cRLSign',
       ]);
-    const makeLeaf = async (name: string, ca: string, serial: number): Promise<KeyPair> => {
+    const makeLeaf = async (name: string, ca: string, serial: number, cnf = 'leaf.cnf'): Promise<KeyPair> => {
       await run('openssl', ['req', '-new', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
       await run('openssl', [
         'x509',
@@ -90,15 +94,16 @@ export async function makeTestPKI(): Promise<TestPKI> {
         '-out',
         f(`${name}.crt`),
         '-extfile',
-        f('leaf.cnf'),
+        f(cnf),
       ]);
       return { key: await readFile(f(`${name}.key`), 'utf8'), cert: await readFile(f(`${name}.crt`), 'utf8') };
     };
     await Promise.all([makeCa('test-ca'), makeCa('other-ca')]);
-    const [peer, peer2, impostor] = await Promise.all([
+    const [peer, peer2, impostor, serverOnly] = await Promise.all([
       makeLeaf('peer-1', 'test-ca', 1001),
       makeLeaf('peer-2', 'test-ca', 1002),
       makeLeaf('impostor', 'other-ca', 2001),
+      makeLeaf('server-only', 'test-ca', 1003, 'server-only.cnf'),
     ]);
     return {
       ca: await readFile(f('test-ca.crt'), 'utf8'),
@@ -106,6 +111,7 @@ export async function makeTestPKI(): Promise<TestPKI> {
       peer,
       peer2,
       impostor,
+      serverOnly,
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

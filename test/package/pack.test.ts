@@ -157,6 +157,16 @@ describe('npm package', () => {
     });
   });
 
+  it('loads from CommonJS with require() (Node 20.19+ requires ES modules without a flag)', async () => {
+    fs.writeFileSync(
+      path.join(project, 'consumer.cjs'),
+      "const rt = require('raft-transport');\nconsole.log(typeof rt.newTCPTransport, typeof rt.InmemTransport);\n",
+    );
+    const r = await run(process.execPath, ['consumer.cjs'], project, 30_000);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout.trim()).toBe('function function');
+  });
+
   it('type-checks a strict NodeNext TypeScript consumer against the shipped .d.ts', async () => {
     fs.writeFileSync(path.join(project, 'consumer.ts'), CONSUMER_TS);
     fs.writeFileSync(

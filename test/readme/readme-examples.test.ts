@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveOpenssl, makeTestPKI } from '../helpers/certs.ts';
+import { haveOpenssl } from '../helpers/certs.ts';
 import { runProcess } from '../helpers/run-process.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,12 +21,12 @@ interface Example {
   file: string;
 }
 
-/** The fenced ```ts blocks of a Markdown text, with their info-string tags. */
-function extractTsBlocks(markdown: string): Array<{ line: number; tags: string[]; code: string }> {
+/** The fenced blocks of a Markdown text in one of `languages`, with their info-string tags. */
+function extractBlocks(markdown: string, languages = 'ts|typescript'): Array<{ line: number; tags: string[]; code: string }> {
   const blocks: Array<{ line: number; tags: string[]; code: string }> = [];
   const lines = markdown.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const open = /^```(ts|typescript)\b(.*)$/.exec(lines[i] as string);
+    const open = new RegExp(`^\`\`\`(${languages})\\b(.*)$`).exec(lines[i] as string);
     if (!open) continue;
     const start = i;
     const body: string[] = [];
@@ -37,7 +37,9 @@ function extractTsBlocks(markdown: string): Array<{ line: number; tags: string[]
 }
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const blocks = extractTsBlocks(readme);
+const blocks = extractBlocks(readme);
+// The certificate recipe, run as written: the TLS example uses what it makes.
+const tlsRecipes = extractBlocks(readme, 'sh').filter((b) => b.tags.includes('tls-recipe'));
 const examples: Example[] = blocks
   .filter((b) => b.tags.includes('example'))
   .map((b) => ({ ...b, file: `example-line-${b.line}.ts` }));
@@ -71,11 +73,10 @@ beforeAll(async () => {
       tlsSkipReason = 'openssl is not installed';
       console.warn(`skipping the README's TLS example: ${tlsSkipReason}`);
     } else {
-      const pki = await makeTestPKI();
-      fs.mkdirSync(path.join(dir, 'tls'));
-      fs.writeFileSync(path.join(dir, 'tls', 'ca.crt'), pki.ca);
-      fs.writeFileSync(path.join(dir, 'tls', 'node.crt'), pki.peer.cert);
-      fs.writeFileSync(path.join(dir, 'tls', 'node.key'), pki.peer.key);
+      expect(tlsRecipes).toHaveLength(1);
+      const recipe = tlsRecipes[0] as { line: number; code: string };
+      const r = await runProcess('bash', ['-euo', 'pipefail', '-c', recipe.code], { cwd: dir, timeoutMs: 60_000 });
+      expect(r.code, `README.md:${recipe.line} (the certificate recipe) failed:\n${r.stderr}`).toBe(0);
     }
   }
 });

@@ -86,6 +86,8 @@ class Switch {
   readonly conns = new Set<TrackedConn>();
   private readonly onFault: ((event: FaultEvent) => void) | undefined;
   private readonly names = new Map<string, FaultInjectionStreamLayer>();
+  /** Every name a layer ever joined under: a closed node may be partitioned while it restarts. */
+  private readonly known = new Set<string>();
   private readonly byAddr = new Map<ServerAddress, string>();
   private joined = 0;
 
@@ -99,6 +101,7 @@ class Switch {
   register(layer: FaultInjectionStreamLayer, address: ServerAddress): number {
     if (this.names.has(layer.name)) throw new InvalidValueError(`a layer named ${layer.name} already joined this FaultNetwork`);
     this.names.set(layer.name, layer);
+    this.known.add(layer.name);
     this.byAddr.set(address, layer.name);
     return this.joined++;
   }
@@ -107,6 +110,21 @@ class Switch {
   unregister(layer: FaultInjectionStreamLayer, address: ServerAddress): void {
     if (this.names.get(layer.name) === layer) this.names.delete(layer.name);
     if (this.byAddr.get(address) === layer.name) this.byAddr.delete(address);
+  }
+
+  /**
+   * Throws for a name no layer ever joined under: a fault aimed at a typo (or
+   * at a node id when layers are named by address) would otherwise do nothing
+   * and let the test pass without the fault it meant to inject.
+   */
+  check(...names: string[]): void {
+    for (const name of names) {
+      if (this.known.has(name)) continue;
+      const joined = [...this.known].join(', ') || 'none';
+      throw new InvalidValueError(
+        `no layer joined this FaultNetwork as "${name}" (joined: ${joined}); pass { name } to join() to name a layer`,
+      );
+    }
   }
 
   nameOf(address: ServerAddress): string {
@@ -207,8 +225,9 @@ export class FaultNetwork {
   }
 
   /** Cuts `a` and `b` apart in both directions; resolves once their connections are closed. */
-  partition(a: string, b: string): Promise<void> {
+  async partition(a: string, b: string): Promise<void> {
     const sw = switchOf(this);
+    sw.check(a, b);
     sw.blocked.add(pairKey(a, b));
     sw.blocked.add(pairKey(b, a));
     return sw.cutWhere(between(a, b), 'partition');
@@ -219,15 +238,17 @@ export class FaultNetwork {
    * `to` can still call `from` over connections it dials. Connections `from`
    * dialed to `to` are cut; resolves once they are closed.
    */
-  block(from: string, to: string): Promise<void> {
+  async block(from: string, to: string): Promise<void> {
     const sw = switchOf(this);
+    sw.check(from, to);
     sw.blocked.add(pairKey(from, to));
     return sw.cutWhere((c) => c.from === from && c.to === to, 'partition');
   }
 
   /** Cuts `a` off from every peer, present and future, both ways; resolves once its connections are closed. */
-  isolate(a: string): Promise<void> {
+  async isolate(a: string): Promise<void> {
     const sw = switchOf(this);
+    sw.check(a);
     sw.isolated.add(a);
     return sw.cutWhere((c) => c.from === a || c.to === a, 'partition');
   }
@@ -235,10 +256,14 @@ export class FaultNetwork {
   /**
    * Lifts partitions: with no argument all of them; with `a`, its isolation
    * and every block involving it; with `a` and `b`, the blocks between the
-   * two (an isolation of either stays).
+   * two (an isolation of either stays). Async like the others, so every
+   * fault call reads the same (`await network.heal()`); it resolves at once,
+   * since healing closes nothing: the next dial goes through.
    */
-  heal(a?: string, b?: string): void {
+  async heal(a?: string, b?: string): Promise<void> {
     const sw = switchOf(this);
+    if (a !== undefined) sw.check(a);
+    if (b !== undefined) sw.check(b);
     if (a === undefined) {
       sw.blocked.clear();
       sw.isolated.clear();
@@ -255,8 +280,10 @@ export class FaultNetwork {
   }
 
   /** Destroys the connections between `a` and `b` (either dialed either way) without a partition: the next call redials. */
-  cut(a: string, b: string): Promise<void> {
-    return switchOf(this).cutWhere(between(a, b), 'manual');
+  async cut(a: string, b: string): Promise<void> {
+    const sw = switchOf(this);
+    sw.check(a, b);
+    return sw.cutWhere(between(a, b), 'manual');
   }
 
   /** Destroys every connection dialed through this network. */
@@ -266,11 +293,15 @@ export class FaultNetwork {
 
   /** Whether `from` may dial `to` now. */
   reachable(from: string, to: string): boolean {
-    return switchOf(this).reachable(from, to);
+    const sw = switchOf(this);
+    sw.check(from, to);
+    return sw.reachable(from, to);
   }
 
   /** Open connections dialed through the network: all, those involving `a`, or those between `a` and `b`. */
   connectionCount(a?: string, b?: string): number {
+    if (a !== undefined) switchOf(this).check(a);
+    if (b !== undefined) switchOf(this).check(b);
     const match = a === undefined ? () => true : b === undefined ? (c: TrackedConn) => c.from === a || c.to === a : between(a, b);
     let n = 0;
     for (const c of switchOf(this).conns) if (match(c)) n++;

@@ -21,3 +21,6 @@ export interface StreamLayer {
   /** Stops accepting. Connections already handed out are the caller's to close. */
   close(): Promise<void>;
 }
+
+/** The dialing half of a StreamLayer, for layers whose inbound side comes from elsewhere (HandoffStreamLayer). */
+export type Dialer = Pick<StreamLayer, 'dial'>;

@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { ServerAddress } from '../../commands.ts';
 import {
@@ -127,6 +128,7 @@ export class TLSStreamLayer implements StreamLayer {
       minVersion: opts.minVersion ?? 'TLSv1.2',
       maxVersion: opts.maxVersion ?? 'TLSv1.3',
     };
+    checkUsages(resolved.cert);
     const clientContext = createContext(resolved, resolved);
     const server = tls.createServer({
       ...contextOptions(resolved, resolved),
@@ -152,6 +154,7 @@ export class TLSStreamLayer implements StreamLayer {
    */
   reload(creds: { key: PEM; cert: PEM; ca?: PEM | PEM[] }): void {
     const next: TLSCredentials = { key: creds.key, cert: creds.cert, ca: creds.ca ?? this.opts.ca };
+    checkUsages(next.cert);
     const clientContext = createContext(this.opts, next);
     try {
       this.server.setSecureContext(contextOptions(this.opts, next));
@@ -245,7 +248,7 @@ export class TLSStreamLayer implements StreamLayer {
         done(
           new PeerUnreachableError(
             secured
-              ? `failed to connect to ${address}: the server closed the connection after the handshake (it refused our certificate: is it signed by a CA the peer trusts?)`
+              ? `failed to connect to ${address}: the server closed the connection after the handshake (it refused our certificate: is it signed by a CA the peer trusts, and not expired?)`
               : `failed to connect to ${address}: connection closed during the TLS handshake (the peer may have refused our certificate)`,
           ),
         );
@@ -290,6 +293,33 @@ export class TLSStreamLayer implements StreamLayer {
 }
 
 function ignore(): void {}
+
+const EKU = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' } as const;
+
+/**
+ * Refuses a node certificate whose extended key usages leave out serverAuth or
+ * clientAuth. Every node both accepts and dials, so the peer would refuse such
+ * a certificate during the handshake, where the only symptom is a hang-up that
+ * looks like an untrusted CA. A certificate without the extension allows every
+ * usage and passes.
+ */
+function checkUsages(cert: PEM): void {
+  let usages: string[] | undefined;
+  try {
+    // The first certificate of a chain is the node's own.
+    usages = new X509Certificate(cert).keyUsage;
+  } catch (err) {
+    throw new InvalidValueError(`cannot parse the TLS certificate: ${(err as Error).message}`);
+  }
+  if (usages === undefined || usages.length === 0) return;
+  const missing = (Object.keys(EKU) as Array<keyof typeof EKU>).filter((name) => !usages.includes(EKU[name]));
+  if (missing.length > 0) {
+    throw new InvalidValueError(
+      `the TLS certificate lacks the ${missing.join(' and ')} extended key usage: Raft nodes both accept and dial, ` +
+        'so peers would refuse it; issue it with extendedKeyUsage=serverAuth,clientAuth',
+    );
+  }
+}
 
 function contextOptions(opts: TLSStreamLayerOptions, creds: TLSCredentials): tls.SecureContextOptions {
   const out: tls.SecureContextOptions = { key: creds.key, cert: creds.cert, ca: creds.ca };

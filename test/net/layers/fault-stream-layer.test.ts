@@ -135,7 +135,7 @@ describe('FaultInjectionStreamLayer', () => {
     expect((await a.t.appendEntries('c', c.addr, appendReq({ term: 2 }))).term).toBe(2);
     expect((await c.t.appendEntries('b', b.addr, appendReq({ term: 3 }))).term).toBe(3);
 
-    network.heal();
+    await network.heal();
     expect((await a.t.appendEntries('b', b.addr, appendReq({ term: 4 }))).term).toBe(4);
     expect((await b.t.appendEntries('a', a.addr, appendReq({ term: 5 }))).term).toBe(5);
     await pipeline.close();
@@ -160,7 +160,7 @@ describe('FaultInjectionStreamLayer', () => {
     expect((await call(c, b)).term).toBe(6);
     expect(network.reachable(b.name, c.name)).toBe(true);
 
-    network.heal(a.name);
+    await network.heal(a.name);
     expect((await call(a, b)).term).toBe(6);
 
     // One way: a can no longer call b, but b's calls to a (and a's answers) still flow.
@@ -170,8 +170,37 @@ describe('FaultInjectionStreamLayer', () => {
     expect(network.connectionCount(b.name, a.name)).toBe(1);
     expect((await call(b, a)).term).toBe(6);
     expect((await call(c, b)).term).toBe(6);
-    network.heal(a.name, b.name);
+    await network.heal(a.name, b.name);
     expect((await call(a, b)).term).toBe(6);
+  });
+
+  it('refuses faults aimed at names no layer joined under, instead of silently doing nothing', async () => {
+    const { network, nodes } = await cluster(2, { seed: 7 });
+    const [a, b] = nodes as [Node, Node];
+    void serve(b.t);
+    // Layers joined without a name are named by address: a node id is a typo here.
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['isolate', () => network.isolate('n1')],
+      ['partition', () => network.partition(a.name, 'nope')],
+      ['block', () => network.block('nope', b.name)],
+      ['cut', () => network.cut(a.name, 'nope')],
+      ['heal', () => network.heal('nope')],
+    ];
+    for (const [method, call] of calls) {
+      const err = await rejection(call());
+      expect(isTransportError(err, ErrorCode.InvalidValue), method).toBe(true);
+      expect((err as Error).message).toContain('pass { name } to join()');
+      expect((err as Error).message).toContain(a.name);
+    }
+    expect(() => network.reachable(a.name, 'nope')).toThrow(/no layer joined/);
+    expect(() => network.connectionCount('nope')).toThrow(/no layer joined/);
+    // Nothing was partitioned by the refused calls.
+    expect((await a.t.appendEntries('b', b.addr, appendReq({ term: 9 }))).term).toBe(9);
+
+    // A node that closed can still be named while it restarts.
+    await a.t.close();
+    await network.isolate(a.name);
+    await network.heal(a.name);
   });
 
   it('adds latency without reordering: pipelines, concurrent calls and snapshots arrive intact', async () => {

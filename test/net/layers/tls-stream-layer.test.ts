@@ -241,6 +241,24 @@ if (pki === undefined) {
       expect((await presentedCert(server.localAddr(), PKI.ca, PKI.peer)).subject.CN).toBe('peer-1');
     });
 
+    it('names a certificate without the clientAuth usage at listen and reload, instead of a CA error at handshake', async () => {
+      const listening = await rejection(
+        TLSStreamLayer.listen('127.0.0.1:0', { ca: PKI.ca, key: PKI.serverOnly.key, cert: PKI.serverOnly.cert }),
+      );
+      expectCode(listening, ErrorCode.InvalidValue);
+      expect((listening as Error).message).toContain('lacks the clientAuth extended key usage');
+      expect((listening as Error).message).toContain('extendedKeyUsage=serverAuth,clientAuth');
+      const server = await transport();
+      let thrown: unknown;
+      try {
+        server.reload({ key: PKI.serverOnly.key, cert: PKI.serverOnly.cert });
+      } catch (err) {
+        thrown = err;
+      }
+      expectCode(thrown, ErrorCode.InvalidValue);
+      expect((await presentedCert(server.localAddr(), PKI.ca, PKI.peer)).subject.CN).toBe('peer-1');
+    });
+
     it('presents the reloaded client certificate on new dials', async () => {
       const server = await layer();
       const client = await layer();

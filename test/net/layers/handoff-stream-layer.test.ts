@@ -1,0 +1,295 @@
+import http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../src/errors.ts';
+import { RpcType } from '../../../src/commands.ts';
+import { MessageWriter } from '../../../src/net/codec/encoder.ts';
+import { firstByteRouter, type FirstByteRouterOptions } from '../../../src/net/layers/first-byte-router.ts';
+import { HandoffStreamLayer } from '../../../src/net/layers/handoff-stream-layer.ts';
+import { PrefixDialer, type PrefixDialerOptions } from '../../../src/net/layers/prefix-dialer.ts';
+import { NetworkTransport } from '../../../src/net/network-transport.ts';
+import { runTransportConformance } from '../../conformance/transport-suite.ts';
+import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
+import { closedPort, expectCode, rejection } from '../../helpers/expect-errors.ts';
+import { appendReq, serve } from '../../helpers/fixtures.ts';
+
+const RAFT = 1; // Consul's RPCRaft
+const TLS = 2; // Consul's RPCTLS
+const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
+
+/** One node: a net.Server on one port serving HTTP and Raft, routed on the first byte. */
+interface SharedPortNode {
+  server: net.Server;
+  http: http.Server;
+  layer: HandoffStreamLayer;
+  transport: NetworkTransport;
+  addr: string;
+  close(): Promise<void>;
+}
+
+interface NodeOptions {
+  dialer?: PrefixDialerOptions;
+  router?: Partial<FirstByteRouterOptions>;
+  authorize?: (socket: Duplex) => boolean | Promise<boolean>;
+  timeout?: number;
+  maxRPCsInFlight?: number;
+}
+
+async function sharedPortNode(opts: NodeOptions = {}): Promise<SharedPortNode> {
+  const api = http.createServer((req, res) => res.end(`hello from ${req.url}`));
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const layer = new HandoffStreamLayer({
+    advertise: addr,
+    dialer: new PrefixDialer(opts.dialer ?? { prefix: [RAFT] }),
+    ...(opts.authorize !== undefined ? { authorize: opts.authorize } : {}),
+  });
+  server.on(
+    'connection',
+    firstByteRouter({
+      routes: { [RAFT]: (socket, head) => layer.handoff(socket, head) },
+      fallback: (socket, head) => {
+        socket.unshift(head);
+        api.emit('connection', socket);
+      },
+      ...opts.router,
+    }),
+  );
+  const transport = new NetworkTransport(layer, { timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxRPCsInFlight });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  return {
+    server,
+    http: api,
+    layer,
+    transport,
+    addr,
+    async close() {
+      await transport.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const open: SharedPortNode[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((n) => n.close()));
+});
+async function node(opts?: NodeOptions): Promise<SharedPortNode> {
+  const n = await sharedPortNode(opts);
+  open.push(n);
+  return n;
+}
+
+function httpGet(addr: string, path: string): Promise<string> {
+  const [host, port] = addr.split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host, port: Number(port), path, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Resolves when `socket` closes; with the bytes it received meanwhile. */
+function closed(socket: net.Socket): Promise<number> {
+  let received = 0;
+  socket.on('data', (d: Buffer) => (received += d.length));
+  socket.on('error', () => {});
+  return new Promise((resolve) => socket.once('close', () => resolve(received)));
+}
+
+runTransportConformance({
+  name: 'NetworkTransport over a HandoffStreamLayer (Raft and HTTP on one port)',
+  sameObjects: false,
+  unreachableAddr: closedPort,
+  async makeCluster(n, opts = {}) {
+    const nodes = await Promise.all(
+      Array.from({ length: n }, () => sharedPortNode({ timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxInFlight })),
+    );
+    return {
+      transports: nodes.map((x) => x.transport),
+      close: async () => {
+        await Promise.all(nodes.map((x) => x.close()));
+      },
+    };
+  },
+});
+
+describe('Raft on a shared port', () => {
+  it('serves HTTP and Raft on the same port', async () => {
+    const [a, b] = [await node(), await node()];
+    void serve(b.transport);
+    expect(await httpGet(b.addr, '/status')).toBe('hello from /status');
+    const resp = await a.transport.appendEntries('b', b.addr, appendReq({ term: 7 }));
+    expect(resp.term).toBe(7);
+    expect(await httpGet(b.addr, '/again')).toBe('hello from /again');
+  });
+
+  it('puts back bytes read past the routing byte: prefix and first request in one write', async () => {
+    const b = await node();
+    void serve(b.transport);
+    const w = new MessageWriter();
+    w.writeRequest(RpcType.AppendEntries, appendReq({ term: 9 }));
+    const request = w.take();
+    const socket = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const answered = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+    socket.write(Buffer.concat([Buffer.from([RAFT]), request]));
+    // An answer means the server decoded the whole request, first byte included.
+    expect((await answered).length).toBeGreaterThan(0);
+    socket.destroy();
+  });
+
+  it('drops connections its authorize hook refuses, before Raft sees them', async () => {
+    const seen: string[] = [];
+    const b = await node({
+      authorize: async (socket) => {
+        const remote = (socket as net.Socket).remotePort;
+        seen.push(String(remote));
+        return false;
+      },
+    });
+    const a = await node();
+    void serve(b.transport);
+    expect(b.transport.stats().inbound.rpcsReceived).toBe(0);
+    const err = await rejection(a.transport.appendEntries('b', b.addr, appendReq(), { timeout: 2_000 }));
+    expectCode(err, ErrorCode.ConnectionClosed);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(b.transport.stats().inbound.rpcsReceived).toBe(0);
+  });
+
+  it('closes a connection that sends no routing byte within the handshake deadline', async () => {
+    const b = await node({ router: { handshakeTimeout: 50 } });
+    const socket = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
+    expect(await closed(socket)).toBe(0);
+  });
+
+  it('closes connections whose first byte has no route when there is no fallback', async () => {
+    const b = await node({ router: { fallback: undefined } });
+    const socket = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
+    socket.write(Buffer.from([0x7f, 1, 2, 3]));
+    expect(await closed(socket)).toBe(0);
+  });
+
+  it('destroys handed-off connections that were never accepted when the layer closes', async () => {
+    const layer = new HandoffStreamLayer({ advertise: '127.0.0.1:1', dialer: new PrefixDialer({ prefix: [RAFT] }) });
+    const server = net.createServer((s) => layer.handoff(s, Buffer.alloc(0)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const gone = closed(socket);
+    const accepted = await layer.accept();
+    accepted.destroy();
+    const second = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const secondGone = closed(second);
+    await new Promise<void>((resolve) => second.once('connect', () => resolve()));
+    await layer.close();
+    await Promise.all([gone, secondGone]);
+    expectCode(await rejection(layer.accept()), ErrorCode.TransportShutdown);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  describe.skipIf(pki === undefined)('with a TLS upgrade byte (Consul RPCTLS, then RPCRaft inside TLS)', () => {
+    const tlsNode = (): Promise<SharedPortNode> => {
+      const p = pki as NonNullable<typeof pki>;
+      return node({
+        dialer: { prefix: [RAFT], tls: { tlsPrefix: [TLS], options: { ca: p.ca, key: p.peer.key, cert: p.peer.cert } } },
+        router: {
+          tls: {
+            byte: TLS,
+            options: { ca: p.ca, key: p.peer.key, cert: p.peer.cert, requestCert: true, rejectUnauthorized: true },
+          },
+        },
+      });
+    };
+
+    it('upgrades to mutual TLS, then routes to Raft inside it', async () => {
+      const [a, b] = [await tlsNode(), await tlsNode()];
+      void serve(b.transport);
+      expect((await a.transport.appendEntries('b', b.addr, appendReq({ term: 11 }))).term).toBe(11);
+      expect(b.transport.stats().inbound.rpcsReceived).toBe(1);
+    });
+
+    it('upgrades when the TLS byte and the ClientHello arrive in one chunk', async () => {
+      const p = pki as NonNullable<typeof pki>;
+      const b = await tlsNode();
+      void serve(b.transport);
+      const raw = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      // A shim that glues the routing byte to TLS's first write, so both leave in one segment.
+      let first = true;
+      const shim = new Duplex({
+        read() {},
+        write(chunk: Buffer, _encoding, callback) {
+          raw.write(first ? Buffer.concat([Buffer.from([TLS]), chunk]) : chunk, callback);
+          first = false;
+        },
+      });
+      raw.on('data', (d: Buffer) => shim.push(d));
+      const secure = tls.connect({
+        socket: shim,
+        ca: p.ca,
+        key: p.peer.key,
+        cert: p.peer.cert,
+        checkServerIdentity: () => undefined,
+      });
+      await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+      const w = new MessageWriter();
+      w.writeRequest(RpcType.AppendEntries, appendReq({ term: 12 }));
+      const answered = new Promise<Buffer>((resolve) => secure.once('data', resolve));
+      secure.write(Buffer.concat([Buffer.from([RAFT]), w.take()]));
+      expect((await answered).length).toBeGreaterThan(0);
+      expect(b.transport.stats().inbound.rpcsReceived).toBe(1);
+      secure.destroy();
+      raw.destroy();
+    });
+
+    it('refuses TLS inside TLS', async () => {
+      const p = pki as NonNullable<typeof pki>;
+      const b = await tlsNode();
+      const raw = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      raw.write(Buffer.from([TLS]));
+      const secure = tls.connect({ socket: raw, ca: p.ca, key: p.peer.key, cert: p.peer.cert });
+      await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+      const gone = new Promise<void>((resolve) => secure.once('close', () => resolve()));
+      secure.on('error', () => {});
+      secure.write(Buffer.from([TLS]));
+      await gone;
+      expect(b.transport.stats().inbound.rpcsReceived).toBe(0);
+    });
+
+    it('refuses a client without a certificate from the cluster CA', async () => {
+      const p = pki as NonNullable<typeof pki>;
+      const b = await tlsNode();
+      const impostor = new PrefixDialer({
+        prefix: [RAFT],
+        tls: { tlsPrefix: [TLS], options: { ca: p.ca, key: p.impostor.key, cert: p.impostor.cert } },
+      });
+      const err = await rejection(
+        (async () => {
+          const s = await impostor.dial(b.addr, 2_000);
+          // TLS 1.3 reports a refused client certificate after the handshake: wait for the hang-up.
+          await new Promise<void>((resolve, reject) => {
+            s.on('error', reject);
+            s.once('close', () => reject(new Error('closed')));
+            s.once('data', () => resolve());
+          });
+        })(),
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(b.transport.stats().inbound.rpcsReceived).toBe(0);
+    });
+  });
+});
