@@ -36,6 +36,7 @@ interface NodeOptions {
   authorize?: (socket: Duplex) => boolean | Promise<boolean>;
   timeout?: number;
   maxRPCsInFlight?: number;
+  localID?: string;
 }
 
 async function sharedPortNode(opts: NodeOptions = {}): Promise<SharedPortNode> {
@@ -59,7 +60,11 @@ async function sharedPortNode(opts: NodeOptions = {}): Promise<SharedPortNode> {
       ...opts.router,
     }),
   );
-  const transport = new NetworkTransport(layer, { timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxRPCsInFlight });
+  const transport = new NetworkTransport(layer, {
+    timeout: opts.timeout ?? 5_000,
+    maxRPCsInFlight: opts.maxRPCsInFlight,
+    localID: opts.localID,
+  });
   const sockets = new Set<net.Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
