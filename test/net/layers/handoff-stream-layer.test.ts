@@ -121,7 +121,9 @@ runTransportConformance({
   unreachableAddr: closedPort,
   async makeCluster(n, opts = {}) {
     const nodes = await Promise.all(
-      Array.from({ length: n }, () => sharedPortNode({ timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxInFlight })),
+      Array.from({ length: n }, (_, i) =>
+        sharedPortNode({ timeout: opts.timeout ?? 5_000, maxRPCsInFlight: opts.maxInFlight, localID: opts.localIDs?.[i] }),
+      ),
     );
     return {
       transports: nodes.map((x) => x.transport),
