@@ -24,7 +24,6 @@ export class InmemPipeline implements AppendPipeline {
     this.onClose = onClose;
     this.window = new AppendWindow({
       maxInFlight: trans.maxInFlight,
-      timeoutMs: trans.timeout,
       onExpire: (f) => this.window.settle(f, undefined, new RpcTimeoutError('command timed out', trans.timeout)),
     });
   }
