@@ -187,4 +187,3 @@ describe('pipeline lifecycle', () => {
     await p.close();
   }, 30_000);
 });
-
