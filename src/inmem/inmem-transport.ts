@@ -33,7 +33,7 @@ import type {
   WithPeers,
 } from '../transport.ts';
 import { InmemPipeline } from './inmem-pipeline.ts';
-import { type InmemEndpoint, InmemRPC } from './inmem-rpc.ts';
+import { InmemRPC } from './inmem-rpc.ts';
 
 /** Tuning for an InmemTransport; the defaults are hashicorp's. */
 export interface InmemTransportOptions {
@@ -62,7 +62,7 @@ const textDecoder = new TextDecoder();
  *   before the consumer took the RPC ("send timed out") or after
  *   ("command timed out").
  */
-export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
+export class InmemTransport implements Transport, WithPeers {
   readonly timeout: number;
   readonly maxInFlight: number;
   private readonly addr: ServerAddress;
