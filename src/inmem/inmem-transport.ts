@@ -20,7 +20,7 @@ import {
 } from '../commands.ts';
 import { ConnectionClosedError, PeerUnreachableError, TransportShutdownError } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
-import { exactReadable } from '../internal/byte-source.ts';
+import { exactReadable, finishSource } from '../internal/byte-source.ts';
 import { PendingCall } from '../internal/pending-call.ts';
 import type {
   AppendEntriesRPC,
@@ -138,7 +138,14 @@ export class InmemTransport implements Transport, WithPeers {
     opts?: CallOptions,
   ): Promise<InstallSnapshotResponse> {
     const reader = exactReadable(data, req.size);
-    return this.call(RpcType.InstallSnapshot, target, req, opts, reader, 10) as Promise<InstallSnapshotResponse>;
+    const call = this.call(RpcType.InstallSnapshot, target, req, opts, reader, 10) as Promise<InstallSnapshotResponse>;
+    // The transport owns `data` (see Transport): once the call settles, whatever was not read is finished.
+    const finish = (): void => {
+      reader.destroy();
+      finishSource(data);
+    };
+    call.then(finish, finish);
+    return call;
   }
 
   timeoutNow(_id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {
