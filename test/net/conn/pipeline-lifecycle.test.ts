@@ -87,9 +87,10 @@ describe('pipeline lifecycle', () => {
   }, 60_000);
 
   it('a slow follower answering one request at a time keeps a full window alive', async () => {
-    // Each answer takes `d`; the timeout is 5d. Timed from send, the sixth of
-    // a window of 16 sent together would be late; timed from the previous
-    // answer (as Go re-arms its read deadline), none is.
+    // Each answer takes at least `d`; the timeout is 8d. Timed from send, the
+    // ninth of a window of 16 sent together is necessarily late; timed from
+    // the previous answer (as Go re-arms its read deadline), none is, unless
+    // the process stalls for 7d.
     const d = 100;
     const b = await newTCPTransport('127.0.0.1:0', { timeout: 5_000 });
     cleanup.push(() => b.close());
@@ -99,7 +100,7 @@ describe('pipeline lifecycle', () => {
         await echoResponder(rpc);
       }
     })();
-    const { t: a } = leader({ timeout: 5 * d, maxRPCsInFlight: 16 });
+    const { t: a } = leader({ timeout: 8 * d, maxRPCsInFlight: 16 });
     const p = await a.appendEntriesPipeline('b', b.localAddr());
     const total = 24;
     const results: Array<Error | undefined> = [];
