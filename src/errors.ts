@@ -32,6 +32,8 @@ export const ErrorCode = {
   AlreadyResponded: 'ERR_ALREADY_RESPONDED',
   /** The transport does not offer the requested capability. */
   NotSupported: 'ERR_NOT_SUPPORTED',
+  /** Reading the caller's snapshot data failed; `cause` holds the source's own error. */
+  SnapshotSource: 'ERR_SNAPSHOT_SOURCE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -68,8 +70,8 @@ export class PipelineShutdownError extends TransportError {
 export class RpcTimeoutError extends TransportError {
   readonly timeoutMs: number;
 
-  constructor(message: string, timeoutMs: number) {
-    super(ErrorCode.RpcTimeout, `${message} (after ${timeoutMs} ms)`);
+  constructor(message: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(ErrorCode.RpcTimeout, `${message} (after ${timeoutMs} ms)`, options);
     this.timeoutMs = timeoutMs;
   }
 }
@@ -141,6 +143,13 @@ export class AlreadyRespondedError extends TransportError {
 export class NotSupportedError extends TransportError {
   constructor(message: string) {
     super(ErrorCode.NotSupported, message);
+  }
+}
+
+/** The snapshot data given to installSnapshot failed while being read; `cause` holds its error. */
+export class SnapshotSourceError extends TransportError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.SnapshotSource, message, options);
   }
 }
 

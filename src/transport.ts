@@ -169,7 +169,15 @@ export interface Transport {
     req: RequestPreVoteRequest,
     opts?: CallOptions,
   ): Promise<RequestPreVoteResponse>;
-  /** Streams `req.size` bytes from `data` after the request; the data is never held whole in memory. */
+  /**
+   * Streams `req.size` bytes from `data` after the request; the data is never
+   * held whole in memory. The transport owns `data` from the call on: it reads
+   * it, and once the call settles, however it ends (answered, failed before or
+   * while streaming, timed out, aborted, transport closed), it finishes what
+   * is left: a stream is destroyed, an iterator is returned. So a file stream
+   * never stays open; don't reuse `data` after the call. Errors the data
+   * itself raises reject the call with `ERR_SNAPSHOT_SOURCE`.
+   */
   installSnapshot(
     id: ServerID,
     target: ServerAddress,

@@ -29,7 +29,6 @@ export class InmemPipeline implements AppendPipeline {
     this.stats = stats;
     this.window = new AppendWindow({
       maxInFlight: trans.maxRPCsInFlight,
-      timeoutMs: trans.timeout,
       onExpire: (f) => this.window.settle(f, undefined, new RpcTimeoutError('command timed out', trans.timeout)),
       onSettled: (f) => {
         if (f.error === undefined) stats.succeeded(performance.now() - f.sentAt);

@@ -27,7 +27,7 @@ import {
 } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { PeerStats, type TransportStats } from '../net/peer-stats.ts';
-import { exactReadable } from '../internal/byte-source.ts';
+import { exactReadable, finishSource } from '../internal/byte-source.ts';
 import { type Identity, identityOf, withIdentity } from '../internal/identity.ts';
 import { PendingCall } from '../internal/pending-call.ts';
 import type {
@@ -43,7 +43,7 @@ import type {
   WithPeers,
 } from '../transport.ts';
 import { InmemPipeline } from './inmem-pipeline.ts';
-import { type InmemEndpoint, InmemRPC } from './inmem-rpc.ts';
+import { InmemRPC } from './inmem-rpc.ts';
 
 /** Tuning for an InmemTransport; the defaults are hashicorp's. */
 export interface InmemTransportOptions {
@@ -91,7 +91,7 @@ const textDecoder = new TextDecoder();
  *   64, below 2 refused with ERR_NOT_SUPPORTED), not a fixed 128, so code
  *   tested here meets the back-pressure it will meet in production.
  */
-export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
+export class InmemTransport implements Transport, WithPeers {
   readonly timeout: number;
   /** Pipeline window; see `InmemTransportOptions.maxRPCsInFlight`. */
   readonly maxRPCsInFlight: number;
@@ -197,7 +197,14 @@ export class InmemTransport implements Transport, WithPeers, InmemEndpoint {
     opts?: CallOptions,
   ): Promise<InstallSnapshotResponse> {
     const reader = exactReadable(data, req.size);
-    return this.call(RpcType.InstallSnapshot, target, req, opts, reader, 10) as Promise<InstallSnapshotResponse>;
+    const call = this.call(RpcType.InstallSnapshot, target, req, opts, reader, 10) as Promise<InstallSnapshotResponse>;
+    // The transport owns `data` (see Transport): once the call settles, whatever was not read is finished.
+    const finish = (): void => {
+      reader.destroy();
+      finishSource(data);
+    };
+    call.then(finish, finish);
+    return call;
   }
 
   timeoutNow(_id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {

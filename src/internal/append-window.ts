@@ -1,15 +1,17 @@
 import type { AppendEntriesRequest, AppendEntriesResponse } from '../commands.ts';
 import type { AppendFuture, CallOptions } from '../transport.ts';
 import { AsyncQueue } from './async-queue.ts';
-import { PendingCall } from './pending-call.ts';
+import { MAX_TIMER_MS, PendingCall } from './pending-call.ts';
 
 /** One pipelined AppendEntries; settled once, by the response, an error, or the pipeline closing. */
 export class AppendFutureImpl implements AppendFuture {
+  /** Wall-clock send time for Raft (as `Date.now()`); never used for deadlines. */
   readonly start: number;
-  /** `performance.now()` at send, for latency measurements. */
+  /** `performance.now()` at send: the monotonic clock every deadline and latency uses. */
   readonly sentAt: number;
   readonly request: AppendEntriesRequest;
-  readonly deadline: number;
+  /** How long the peer may take to answer this, in ms; 0 means forever. */
+  readonly timeoutMs: number;
   response: AppendEntriesResponse | undefined = undefined;
   error: Error | undefined = undefined;
   settled = false;
@@ -17,10 +19,9 @@ export class AppendFutureImpl implements AppendFuture {
 
   constructor(request: AppendEntriesRequest, timeoutMs: number) {
     this.request = request;
-    // One clock read gives both the epoch time Raft wants and a monotonic stamp.
     this.sentAt = performance.now();
-    this.start = performance.timeOrigin + this.sentAt;
-    this.deadline = timeoutMs > 0 ? this.start + timeoutMs : Number.POSITIVE_INFINITY;
+    this.start = Date.now();
+    this.timeoutMs = timeoutMs > 0 && Number.isFinite(timeoutMs) ? timeoutMs : 0;
   }
 
   wait(): Promise<AppendEntriesResponse> {
@@ -53,9 +54,7 @@ export class AppendFutureImpl implements AppendFuture {
 export interface AppendWindowOptions {
   /** Futures that may be sent but not yet answered-and-consumed. */
   maxInFlight: number;
-  /** Per-future deadline, from the moment it is sent; 0 disables. */
-  timeoutMs: number;
-  /** Told when the oldest unanswered future passes its deadline. */
+  /** Told when the oldest unanswered future passes its deadline (see AppendWindow). */
   onExpire: (future: AppendFutureImpl) => void;
   /** Told after each future settles, however (for stats). */
   onSettled?: (future: AppendFutureImpl) => void;
@@ -66,9 +65,16 @@ export interface AppendWindowOptions {
  * window of outstanding futures, their in-order delivery to the consumer,
  * deadlines, and settling everything on close.
  *
- * Deadlines cost nothing per request: futures are sent in order with the
- * same timeout, so their deadlines are ordered too, and one timer watching the
- * oldest is enough. It is re-armed only when it fires.
+ * Deadlines, as Go's pipeline re-arms its read deadline per response: the
+ * oldest unanswered future must be answered within its timeout of
+ * max(its send time, the previous answer's arrival). A peer that answers
+ * steadily but slowly (a stalled fsync) keeps a full window alive; one that
+ * stops answering is caught. All times are `performance.now()`, so wall-clock
+ * steps change nothing.
+ *
+ * Deadlines cost one clock read per answer and no timer work per request:
+ * they only ever move later, so one timer is armed for the earliest possible
+ * expiry and, when it fires, re-armed for whatever is left.
  */
 export class AppendWindow {
   readonly done: AsyncQueue<AppendFuture>;
@@ -79,6 +85,11 @@ export class AppendWindow {
   private slotWaiters: Array<PendingCall<void>> = [];
   private timer: NodeJS.Timeout | undefined;
   private closedError: Error | undefined;
+  private senderError: Error | undefined;
+  /** `performance.now()` when the last answer arrived. */
+  private lastAnswerAt = 0;
+  /** True while onExpire runs: what it settles is not an answer. */
+  private expiring = false;
 
   constructor(opts: AppendWindowOptions) {
     this.opts = opts;
@@ -99,7 +110,7 @@ export class AppendWindow {
    * resolves when the consumer frees one (bounded by `opts`).
    */
   acquire(opts: CallOptions | undefined, defaultTimeoutMs: number): Promise<void> | undefined {
-    if (this.closedError !== undefined) return Promise.reject(this.closedError);
+    if (this.senderError !== undefined) return Promise.reject(this.senderError);
     if (this.outstanding < this.opts.maxInFlight && this.slotWaiters.length === 0) {
       this.outstanding++;
       return undefined;
@@ -122,9 +133,20 @@ export class AppendWindow {
   /** Records a sent future; it is delivered once it and all before it settle. */
   add(future: AppendFutureImpl): void {
     this.inflight.push(future);
-    if (this.timer === undefined && future.deadline !== Number.POSITIVE_INFINITY) {
-      this.timer = setTimeout(onWindowTimer, Math.max(1, future.deadline - Date.now()), this);
+    if (this.timer === undefined) {
+      const head = this.head() as AppendFutureImpl;
+      if (head.timeoutMs > 0) this.armTimer(this.deadlineOf(head) - future.sentAt);
     }
+  }
+
+  /** When the head-of-line `future` times out: its timeout after it was sent or the previous answer came. */
+  private deadlineOf(future: AppendFutureImpl): number {
+    if (future.timeoutMs === 0) return Number.POSITIVE_INFINITY;
+    return (future.sentAt > this.lastAnswerAt ? future.sentAt : this.lastAnswerAt) + future.timeoutMs;
+  }
+
+  private armTimer(ms: number): void {
+    this.timer = setTimeout(onWindowTimer, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(ms))), this);
   }
 
   /** The oldest unanswered future, which a strictly ordered connection answers next. */
@@ -135,17 +157,21 @@ export class AppendWindow {
   /** Settles `future` and delivers every settled future at the head, in order. */
   settle(future: AppendFutureImpl, response: AppendEntriesResponse | undefined, error: Error | undefined): void {
     const settled = future.settle(response, error);
+    // An answer (not an expiry) restarts the clock of the next in line.
+    if (settled && !this.expiring) this.lastAnswerAt = performance.now();
     this.flush();
     if (settled) this.opts.onSettled?.(future);
   }
 
   /**
    * Stops the window: every unanswered future fails with `error` and is still
-   * delivered (in order) so the consumer sees it; waiting senders fail too.
+   * delivered (in order) so the consumer sees it; waiting and later senders
+   * fail with `senderError` (default: `error`).
    */
-  close(error: Error): void {
+  close(error: Error, senderError: Error = error): void {
     if (this.closedError !== undefined) return;
     this.closedError = error;
+    this.senderError = senderError;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -158,23 +184,26 @@ export class AppendWindow {
     this.flush();
     for (const f of failed) this.opts.onSettled?.(f);
     this.done.close();
-    for (const w of this.slotWaiters.splice(0)) w.reject(error);
+    for (const w of this.slotWaiters.splice(0)) w.reject(senderError);
   }
 
   /** Timer callback: expire overdue heads, then watch the next one. */
   checkDeadlines(): void {
     this.timer = undefined;
     if (this.closedError !== undefined) return;
-    const now = Date.now();
-    for (let f = this.head(); f !== undefined && f.deadline <= now; f = this.head()) {
-      this.opts.onExpire(f);
+    const now = performance.now();
+    for (let f = this.head(); f !== undefined && this.deadlineOf(f) <= now; f = this.head()) {
+      this.expiring = true;
+      try {
+        this.opts.onExpire(f);
+      } finally {
+        this.expiring = false;
+      }
       if (this.closedError !== undefined) return;
       if (!f.settled) break; // the owner chose not to settle it; avoid spinning
     }
     const next = this.head();
-    if (next !== undefined && next.deadline !== Number.POSITIVE_INFINITY) {
-      this.timer = setTimeout(onWindowTimer, Math.max(1, next.deadline - now), this);
-    }
+    if (next !== undefined && next.timeoutMs > 0) this.armTimer(this.deadlineOf(next) - now);
   }
 
   private flush(): void {

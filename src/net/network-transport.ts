@@ -15,21 +15,14 @@ import {
   type ServerID,
   type TimeoutNowRequest,
   type TimeoutNowResponse,
-  rpcTypeName,
 } from '../commands.ts';
-import {
-  ConnectionClosedError,
-  ErrorCode,
-  isTransportError,
-  NotSupportedError,
-  RemoteError,
-  TransportShutdownError,
-} from '../errors.ts';
+import { ConnectionClosedError, ErrorCode, isTransportError, NotSupportedError, TransportShutdownError } from '../errors.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
+import { finishSource } from '../internal/byte-source.ts';
 import { handlesReleased } from '../internal/handles-released.ts';
 import { type Identity, identityOf } from '../internal/identity.ts';
 import { channels } from '../diagnostics.ts';
-import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
+import type { PendingCall } from '../internal/pending-call.ts';
 import { defaultLogger, type Logger } from '../logger.ts';
 import type {
   AppendPipeline,
@@ -41,16 +34,24 @@ import type {
   RPC,
   Transport,
 } from '../transport.ts';
-import { ClientConn, type ResponseWaiter } from './conn/client-conn.ts';
+import { ClientConn } from './conn/client-conn.ts';
 import { ConnPool } from './conn/conn-pool.ts';
 import { DialBackoff, type DialBackoffOptions } from './conn/dial-backoff.ts';
-import { MessageWriter } from './codec/encoder.ts';
-import { FrameReader } from './codec/frame-reader.ts';
 import { NetPipeline } from './conn/net-pipeline.ts';
+import { sendSnapshot } from './conn/snapshot-sender.ts';
+import type { ServerRPC } from './conn/server-conn.ts';
+import { Inbound } from './inbound.ts';
 import { PeerStats, type TransportStats } from './peer-stats.ts';
-import { type ServerHost, ServerConn, type ServerRPC } from './conn/server-conn.ts';
+import { TrackedCall } from './tracked-call.ts';
 import type { StreamLayer } from './layers/stream-layer.ts';
 import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './codec/wire-format.ts';
+
+/**
+ * Peers whose counters are kept even while idle. Past this, entries of peers
+ * with no connection and nothing in flight are forgotten, oldest first, so a
+ * cluster whose membership churns doesn't grow the map forever.
+ */
+const PEER_STATS_KEPT = 64;
 
 /** Maps a server ID to the address to dial, overriding the target Raft passes (hashicorp's ServerAddressProvider). */
 export type ServerAddressProvider = (id: ServerID) => ServerAddress | undefined;
@@ -122,33 +123,22 @@ const textDecoder = new TextDecoder();
  * connection, one RPC at a time; each pipeline owns a connection; a snapshot
  * takes a connection and closes it afterwards. So a heartbeat never waits
  * behind a pipeline's backlog or a snapshot's bytes.
+ *
+ * Bookkeeping: every outbound connection is tracked from its dial until its
+ * `closed` promise resolves, whoever else (pool, pipeline, snapshot) uses it
+ * meanwhile; the inbound side lives in its own object (Inbound).
  */
-export class NetworkTransport implements Transport, ServerHost {
-  /** @internal */
-  readonly logger: Logger;
-  /** @internal */
-  readonly limits: DecodeLimits;
-  /** @internal */
-  readonly maxSnapshotSize: number;
-  /** @internal */
-  readonly idleTimeout: number;
+export class NetworkTransport implements Transport {
   private readonly opts: Resolved;
   private readonly layer: StreamLayer;
   private readonly queue = new AsyncQueue<ServerRPC>((rpc) => rpc.live);
   private readonly pool: ConnPool;
   private readonly clientConns = new Set<ClientConn>();
-  private readonly serverConns = new Set<ServerConn>();
-  private readonly serverSockets = new Set<Promise<void>>();
+  private readonly server: Inbound;
   private readonly pipelines = new Set<NetPipeline>();
   private readonly shutdown = new AbortController();
   private readonly backoff: DialBackoff;
   private readonly peerStats = new Map<ServerAddress, PeerStats>();
-  /**
-   * Inbound counters; ServerConns update them directly.
-   * @internal
-   */
-  readonly inbound = { rpcsReceived: 0, protocolErrors: 0, bytesReceived: 0 };
-  private hbHandler: HeartbeatHandler | null = null;
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
   private backoffTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -171,10 +161,15 @@ export class NetworkTransport implements Transport, ServerHost {
       localID: options.localID,
     };
     this.layer = layer;
-    this.logger = this.opts.logger;
-    this.limits = this.opts.limits;
-    this.maxSnapshotSize = this.opts.maxSnapshotSize;
-    this.idleTimeout = this.opts.idleTimeout;
+    this.server = new Inbound({
+      logger: this.opts.logger,
+      limits: this.opts.limits,
+      maxSnapshotSize: this.opts.maxSnapshotSize,
+      idleTimeout: this.opts.idleTimeout,
+      wireFormat: this.opts.wireFormat,
+      localAddr: () => this.localAddr(),
+      deliver: (rpc) => this.deliver(rpc),
+    });
     this.pool = new ConnPool(this.opts.maxPool);
     this.backoff = new DialBackoff(options.dialBackoff);
     this.acceptLoop = this.runAcceptLoop();
@@ -223,6 +218,12 @@ export class NetworkTransport implements Transport, ServerHost {
     return this.call(RpcType.TimeoutNow, id, target, req, opts) as Promise<TimeoutNowResponse>;
   }
 
+  /**
+   * Streams a snapshot on a connection of its own, closed afterwards. The
+   * transport owns `data` from this call on: it reads it, and once the call
+   * settles (answered, failed, timed out, aborted) it finishes it whatever
+   * was read (a stream is destroyed, an iterator returned).
+   */
   installSnapshot(
     id: ServerID,
     target: ServerAddress,
@@ -230,21 +231,32 @@ export class NetworkTransport implements Transport, ServerHost {
     data: ByteSource,
     opts?: CallOptions,
   ): Promise<InstallSnapshotResponse> {
-    if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
+    if (this.closing !== undefined) {
+      finishSource(data);
+      return Promise.reject(new TransportShutdownError());
+    }
     // As in Go: the deadline grows with the snapshot, never below the base timeout.
     const timeout = opts?.timeout ?? this.opts.timeout * Math.max(1, Math.floor(req.size / this.opts.timeoutScale));
     const addr = this.resolve(id, target);
-    const tracked = new TrackedCall(this, RpcType.InstallSnapshot, addr, req, false);
+    const tracked = new TrackedCall(RpcType.InstallSnapshot, addr, req, this.statsFor(addr), this.localAddr(), undefined);
     const call = tracked.call;
+    const finish = (): void => finishSource(data);
+    call.promise.then(finish, finish);
     call.arm(timeout, opts?.signal);
     if (call.settled) return call.promise as Promise<InstallSnapshotResponse>;
     const start = (conn: ClientConn | undefined): void => {
       if (conn === undefined) return;
       // A snapshot leaves the connection in an unknown state: it is never pooled.
       tracked.attach(conn);
-      conn.sendSnapshot(req, data, tracked).catch((err: unknown) => conn.fail(asError(err)));
       const release = (): Promise<void> => conn.close();
       call.promise.then(release, release);
+      sendSnapshot(conn, req, data, tracked, this.localAddr()).catch((err: unknown) => {
+        // Whatever stopped the stream (an unencodable request, the data, the
+        // connection) is the call's error, unless the call already ended.
+        const e = err instanceof Error ? err : new Error(String(err));
+        call.reject(e);
+        conn.fail(e);
+      });
     };
     const pooled = this.pool.take(addr);
     if (pooled !== undefined) start(pooled);
@@ -259,24 +271,19 @@ export class NetworkTransport implements Transport, ServerHost {
     }
     const addr = this.resolve(id, target);
     const conn = this.pool.take(addr) ?? (await this.dial(addr, opts?.timeout ?? this.opts.timeout, opts?.signal));
-    const pipeline = new NetPipeline(
-      conn,
-      this.opts.maxRPCsInFlight,
-      this.opts.timeout,
-      this.statsFor(addr),
-      this.localAddr(),
-      (p) => this.pipelines.delete(p),
-    );
+    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, this.statsFor(addr), this.localAddr());
     if (this.closing !== undefined) {
       await pipeline.close();
       throw new TransportShutdownError();
     }
     this.pipelines.add(pipeline);
+    void pipeline.closed.then(() => this.pipelines.delete(pipeline));
     return pipeline;
   }
 
-  encodePeer(_id: ServerID, addr: ServerAddress): Uint8Array {
-    return textEncoder.encode(addr);
+  /** As Go's: the address the serverAddressProvider gives for `id`, else `addr`. */
+  encodePeer(id: ServerID, addr: ServerAddress): Uint8Array {
+    return textEncoder.encode(this.resolve(id, addr));
   }
 
   decodePeer(buf: Uint8Array): ServerAddress {
@@ -284,31 +291,7 @@ export class NetworkTransport implements Transport, ServerHost {
   }
 
   setHeartbeatHandler(handler: HeartbeatHandler | null): void {
-    this.hbHandler = handler;
-  }
-
-  /**
-   * ServerHost: the heartbeat fast path, read per request so it can change at any time.
-   * @internal
-   */
-  heartbeatHandler(): HeartbeatHandler | null {
-    return this.hbHandler;
-  }
-
-  /**
-   * ServerHost: queue an inbound RPC for the consumer.
-   * @internal
-   */
-  dispatch(rpc: ServerRPC): void {
-    if (!this.queue.push(rpc)) rpc.respond(null, 'transport shutdown');
-  }
-
-  /**
-   * ServerHost: forget a closed inbound connection.
-   * @internal
-   */
-  connectionClosed(conn: ServerConn): void {
-    this.serverConns.delete(conn);
+    this.server.handler = handler;
   }
 
   /**
@@ -317,13 +300,28 @@ export class NetworkTransport implements Transport, ServerHost {
    * abandon streams whose state it no longer trusts.
    */
   async closeStreams(): Promise<void> {
-    for (const conn of [...this.serverConns]) conn.destroy(new ConnectionClosedError('streams closed'));
+    this.server.destroyAll(new ConnectionClosedError('streams closed'));
     await this.pool.closeAll();
   }
 
   close(): Promise<void> {
     this.closing ??= this.doClose();
     return this.closing;
+  }
+
+  /**
+   * Counters per peer and for the inbound side, for dashboards and alerts
+   * (see examples/prometheus.ts for an exporter).
+   */
+  stats(): TransportStats {
+    return {
+      peers: [...this.peerStats.values()].map((p) => p.snapshot()),
+      inbound: { ...this.server.inbound, connectionsOpen: this.server.open },
+    };
+  }
+
+  private deliver(rpc: ServerRPC): void {
+    if (!this.queue.push(rpc)) rpc.respond(null, 'transport shutdown');
   }
 
   private async doClose(): Promise<void> {
@@ -335,7 +333,7 @@ export class NetworkTransport implements Transport, ServerHost {
     // Server.close() waits for open connections, so cut those first.
     const layerClosed = this.layer.close();
     const err = new TransportShutdownError();
-    for (const conn of [...this.serverConns]) conn.destroy(err);
+    this.server.destroyAll(err);
     await layerClosed;
     await this.acceptLoop;
     for (const p of [...this.pipelines]) p.shutdown(err);
@@ -344,9 +342,9 @@ export class NetworkTransport implements Transport, ServerHost {
       conn.fail(err);
       closing.push(conn.close());
     }
-    for (const conn of [...this.serverConns]) conn.destroy(err);
+    this.server.destroyAll(err);
     this.queue.close(true);
-    await Promise.all([...closing, ...this.serverSockets]);
+    await Promise.all([...closing, this.server.socketsClosed()]);
     await handlesReleased();
   }
 
@@ -357,7 +355,7 @@ export class NetworkTransport implements Transport, ServerHost {
     try {
       return provider(id) ?? target;
     } catch (err) {
-      this.logger.warn({ err, id }, 'raft-net: serverAddressProvider failed; using the target address');
+      this.opts.logger.warn({ err, id }, 'raft-net: serverAddressProvider failed; using the target address');
       return target;
     }
   }
@@ -370,7 +368,7 @@ export class NetworkTransport implements Transport, ServerHost {
   private call(type: RpcType, id: ServerID, target: ServerAddress, req: AnyRequest, opts?: CallOptions): Promise<AnyResponse> {
     if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
     const addr = this.resolve(id, target);
-    const tracked = new TrackedCall(this, type, addr, req, true);
+    const tracked = new TrackedCall(type, addr, req, this.statsFor(addr), this.localAddr(), this.pool);
     const call = tracked.call;
     call.arm(opts?.timeout ?? this.opts.timeout, opts?.signal);
     if (call.settled) return call.promise;
@@ -399,35 +397,24 @@ export class NetworkTransport implements Transport, ServerHost {
   }
 
   /**
-   * The counters of one peer, created on first use.
-   * @internal
+   * The counters of one peer, created on first use. Creating one past
+   * PEER_STATS_KEPT forgets the oldest idle peers first.
    */
-  statsFor(addr: ServerAddress): PeerStats {
+  private statsFor(addr: ServerAddress): PeerStats {
     let s = this.peerStats.get(addr);
     if (s === undefined) {
+      if (this.peerStats.size >= PEER_STATS_KEPT) this.forgetIdlePeers();
       s = new PeerStats(addr);
       this.peerStats.set(addr, s);
     }
     return s;
   }
 
-  /**
-   * Returns a connection after a successful exchange (TrackedCall).
-   * @internal
-   */
-  release(conn: ClientConn): void {
-    this.pool.give(conn);
-  }
-
-  /**
-   * Counters per peer and for the inbound side, for dashboards and alerts
-   * (see examples/prometheus.ts for an exporter).
-   */
-  stats(): TransportStats {
-    return {
-      peers: [...this.peerStats.values()].map((p) => p.snapshot()),
-      inbound: { ...this.inbound, connectionsOpen: this.serverConns.size },
-    };
+  private forgetIdlePeers(): void {
+    for (const [addr, s] of this.peerStats) {
+      if (this.peerStats.size < PEER_STATS_KEPT) return;
+      if (s.idle) this.peerStats.delete(addr);
+    }
   }
 
   /**
@@ -447,13 +434,20 @@ export class NetworkTransport implements Transport, ServerHost {
 
   private async dial(addr: ServerAddress, timeout: number, signal?: AbortSignal): Promise<ClientConn> {
     const signals = signal === undefined ? this.shutdown.signal : AbortSignal.any([signal, this.shutdown.signal]);
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     // A peer whose dials keep failing is retried after a pause, not hammered.
     const pause = this.backoff.wait(addr, deadline, signals);
-    if (pause !== undefined) await pause;
+    if (pause !== undefined) {
+      try {
+        await pause;
+      } catch (err) {
+        if (this.closing !== undefined) throw new TransportShutdownError();
+        throw err;
+      }
+    }
     let socket: Duplex;
     try {
-      socket = await this.layer.dial(addr, Math.max(1, deadline - Date.now()), signals);
+      socket = await this.layer.dial(addr, Math.max(1, deadline - performance.now()), signals);
     } catch (err) {
       if (this.closing !== undefined) throw new TransportShutdownError();
       if (!isTransportError(err, ErrorCode.Aborted)) this.backoff.failed(addr);
@@ -465,17 +459,26 @@ export class NetworkTransport implements Transport, ServerHost {
       throw new TransportShutdownError();
     }
     this.identity ??= identityOf(this.opts.localID, this.localAddr());
-    const conn = new ClientConn(
-      socket,
-      addr,
-      this.opts.wireFormat,
-      this.opts.limits,
-      this.statsFor(addr),
-      this.localAddr(),
-      this.identity,
-    );
+    return this.track(new ClientConn(socket, addr, this.opts.wireFormat, this.opts.limits, this.statsFor(addr), this.identity));
+  }
+
+  /** The transport's own record of an outbound connection, kept until the connection's end, whoever uses it. */
+  private track(conn: ClientConn): ClientConn {
+    const stats = this.statsFor(conn.target);
+    const local = this.localAddr();
+    stats.connectionsOpened++;
+    stats.connectionsOpen++;
     this.clientConns.add(conn);
-    conn.onClose = (c) => this.clientConns.delete(c);
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({ local, direction: 'outbound', peer: conn.target });
+    }
+    void conn.closed.then((error) => {
+      this.clientConns.delete(conn);
+      stats.connectionsOpen--;
+      if (channels.connectionClose.hasSubscribers) {
+        channels.connectionClose.publish({ local, direction: 'outbound', peer: conn.target, error });
+      }
+    });
     return conn;
   }
 
@@ -490,125 +493,15 @@ export class NetworkTransport implements Transport, ServerHost {
         if (this.closing !== undefined || isTransportError(err, ErrorCode.TransportShutdown)) return;
         // As Go does: back off from 5 ms to 1 s on repeated accept errors.
         backoff = backoff === 0 ? 5 : Math.min(backoff * 2, 1000);
-        this.logger.error({ err, backoffMs: backoff }, 'raft-net: failed to accept connection');
+        this.opts.logger.error({ err, backoffMs: backoff }, 'raft-net: failed to accept connection');
         await new Promise<void>((wake) => {
           this.backoffTimer = { timer: setTimeout(wake, backoff), wake };
         });
         this.backoffTimer = undefined;
         continue;
       }
-      this.serve(socket);
+      if (this.closing !== undefined) socket.destroy();
+      else this.server.serve(socket);
     }
   }
-
-  private serve(socket: Duplex): void {
-    if (this.closing !== undefined) {
-      socket.destroy();
-      return;
-    }
-    const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
-    const remote = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
-    const conn = new ServerConn(socket, this, new FrameReader(this.opts.limits), new MessageWriter(this.opts.wireFormat), remote);
-    // A layer may hand over a paused socket (HandoffStreamLayer does, so no byte is lost before we listen).
-    socket.resume();
-    this.serverConns.add(conn);
-    const closed = conn.closed;
-    this.serverSockets.add(closed);
-    void closed.then(() => this.serverSockets.delete(closed));
-    this.logger.debug({ remote, local: this.localAddr() }, 'raft-net: accepted connection');
-  }
-}
-
-/**
- * One outgoing call from start to end: waits for its response on a borrowed
- * connection (returning the connection to the pool afterwards), and records
- * how it ended in the peer's stats and the diagnostics channels. One object
- * per call, serving as response waiter and settle observer alike.
- */
-class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
-  readonly responseType: RpcType;
-  readonly request: AnyRequest;
-  readonly call: PendingCall<AnyResponse>;
-  private readonly transport: NetworkTransport;
-  private readonly stats: PeerStats;
-  private readonly target: ServerAddress;
-  private readonly reuse: boolean;
-  private readonly t0: number;
-  private conn: ClientConn | undefined;
-
-  constructor(transport: NetworkTransport, type: RpcType, target: ServerAddress, request: AnyRequest, reuse: boolean) {
-    this.transport = transport;
-    this.responseType = type;
-    this.target = target;
-    this.request = request;
-    this.reuse = reuse;
-    this.stats = transport.statsFor(target);
-    this.stats.started();
-    this.t0 = performance.now();
-    this.call = new PendingCall<AnyResponse>(`${rpcTypeName(type)} to ${target} timed out`);
-    this.call.observer = this;
-  }
-
-  /** The connection the request goes out on. */
-  attach(conn: ClientConn): void {
-    this.conn = conn;
-    // A call given up mid-flight leaves an answer on the way: the connection can't be reused.
-    this.call.onCancel = (err) => conn.fail(err);
-    if (channels.rpcSend.hasSubscribers) {
-      channels.rpcSend.publish({
-        local: this.transport.localAddr(),
-        target: this.target,
-        type: this.responseType,
-        request: this.request,
-      });
-    }
-  }
-
-  onResponse(response: AnyResponse, remoteError: string): void {
-    this.call.onCancel = undefined;
-    // The stream is in sync after any decoded answer, but a peer may close
-    // right after an error string (a refused request is answered, then the
-    // connection closed): only a clean answer returns the connection to the pool.
-    if (this.reuse && this.conn !== undefined) {
-      if (remoteError === '') this.transport.release(this.conn);
-      else void this.conn.close();
-    }
-    if (remoteError !== '') this.call.reject(new RemoteError(remoteError));
-    else this.call.resolve(response);
-  }
-
-  onConnectionError(err: Error): void {
-    this.call.reject(err);
-  }
-
-  settled(response: AnyResponse | undefined, err: Error | undefined): void {
-    const ms = performance.now() - this.t0;
-    if (err === undefined) {
-      this.stats.succeeded(ms);
-      if (channels.rpcComplete.hasSubscribers) {
-        channels.rpcComplete.publish({
-          local: this.transport.localAddr(),
-          target: this.target,
-          type: this.responseType,
-          response,
-          durationMs: ms,
-        });
-      }
-    } else {
-      this.stats.failed(err instanceof RemoteError);
-      if (channels.rpcError.hasSubscribers) {
-        channels.rpcError.publish({
-          local: this.transport.localAddr(),
-          target: this.target,
-          type: this.responseType,
-          error: err,
-          durationMs: ms,
-        });
-      }
-    }
-  }
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

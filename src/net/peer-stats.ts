@@ -24,6 +24,8 @@ export interface PeerStatsSnapshot {
   bytesReceived: number;
   /** Outbound connections opened to this peer since start. */
   connectionsOpened: number;
+  /** Outbound connections open to this peer now: pooled, in use, pipelines and snapshots. */
+  connectionsOpen: number;
   /** Round-trip latency of successful calls and pipelined requests. */
   latency: LatencySummary;
 }
@@ -66,6 +68,7 @@ export class PeerStats {
   bytesSent = 0;
   bytesReceived = 0;
   connectionsOpened = 0;
+  connectionsOpen = 0;
   private readonly histogram = new Uint32Array(BUCKETS);
   private count = 0;
   private maxMs = 0;
@@ -95,6 +98,11 @@ export class PeerStats {
     if (remote) this.remoteErrors++;
   }
 
+  /** Nothing open and nothing in flight: the entry may be forgotten without losing anything live. */
+  get idle(): boolean {
+    return this.connectionsOpen === 0 && this.inFlight === 0;
+  }
+
   snapshot(): PeerStatsSnapshot {
     return {
       peer: this.peer,
@@ -106,6 +114,7 @@ export class PeerStats {
       bytesSent: this.bytesSent,
       bytesReceived: this.bytesReceived,
       connectionsOpened: this.connectionsOpened,
+      connectionsOpen: this.connectionsOpen,
       latency: {
         count: this.count,
         p50: this.quantile(0.5),

@@ -137,6 +137,27 @@ describe('npm package', () => {
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
   });
 
+  it('keeps internals out of the shipped declarations', () => {
+    const dist = path.join(project, 'node_modules', 'raft-transport', 'dist');
+    const transport = fs.readFileSync(path.join(dist, 'net', 'network-transport.d.ts'), 'utf8');
+    const cls = transport.slice(transport.indexOf('export declare class NetworkTransport'));
+    expect(cls).toMatch(/^export declare class NetworkTransport implements Transport \{/);
+    for (const member of ['dispatch', 'release', 'statsFor', 'heartbeatHandler', 'connectionClosed', 'inbound', 'logger']) {
+      expect(cls, member).not.toMatch(new RegExp(`^\\s+(readonly\\s+)?${member}\\b[(:]`, 'm'));
+    }
+    // Whatever is marked @internal anywhere is stripped (tsconfig.build.json: stripInternal).
+    const internal: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const f = path.join(dir, e.name);
+        if (e.isDirectory()) walk(f);
+        else if (f.endsWith('.d.ts') && fs.readFileSync(f, 'utf8').includes('@internal')) internal.push(f);
+      }
+    };
+    walk(dist);
+    expect(internal).toEqual([]);
+  });
+
   it('installs with nothing but itself (no runtime dependencies)', () => {
     const installed = fs.readdirSync(path.join(project, 'node_modules')).filter((n) => !n.startsWith('.'));
     expect(installed).toEqual(['raft-transport']);

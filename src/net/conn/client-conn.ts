@@ -1,63 +1,41 @@
 import type { Duplex } from 'node:stream';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { AnyRequest, AnyResponse, InstallSnapshotRequest, RpcType, ServerAddress } from '../../commands.ts';
-import { RpcType as Rpc } from '../../commands.ts';
-import { ConnectionClosedError, ProtocolError, TransportError } from '../../errors.ts';
-import { exactly } from '../../internal/byte-source.ts';
+import type { AnyRequest, RpcType, ServerAddress } from '../../commands.ts';
+import { ConnectionClosedError } from '../../errors.ts';
 import { type Identity, withIdentity } from '../../internal/identity.ts';
-import type { ByteSource } from '../../transport.ts';
-import { channels } from '../../diagnostics.ts';
-import { decodeErrorString, decodeResponse } from '../codec/decoder.ts';
+import { PendingCall } from '../../internal/pending-call.ts';
 import { MessageWriter } from '../codec/encoder.ts';
-import { FrameReader } from '../codec/frame-reader.ts';
 import { BatchWriter } from './batch-writer.ts';
 import type { PeerStats } from '../peer-stats.ts';
 import type { DecodeLimits, WireFormat } from '../codec/wire-format.ts';
+import { ResponseMatcher, type ResponseWaiter } from './response-matcher.ts';
+
+export type { ResponseWaiter } from './response-matcher.ts';
 
 /** User-space bytes queued on a socket beyond which senders wait for it to drain. */
 const WRITE_HIGH_WATER = 256 * 1024;
 
-/** Snapshot bytes written between turns of the event loop. */
-const SNAPSHOT_TURN_BYTES = 1024 * 1024;
-
 /**
- * Whoever waits for a response on a connection. An interface (not a
- * callback) so the pipeline can register itself once per request without
- * allocating a closure each time.
- */
-export interface ResponseWaiter {
-  readonly responseType: RpcType;
-  /** The response arrived; `remoteError` is '' when the peer reported none. */
-  onResponse(response: AnyResponse, remoteError: string): void;
-  /** The connection failed before this response arrived. */
-  onConnectionError(err: Error): void;
-}
-
-/**
- * The client half of a connection: encodes requests, coalesces the ones
- * issued in the same tick into a single socket write, and matches responses
- * to waiters in order (hashicorp's protocol has no request ids: order is the
- * only correlation).
+ * The client half of a connection, as socket I/O: encodes requests,
+ * coalesces the ones issued in the same tick into a single socket write, and
+ * feeds what arrives to its ResponseMatcher (which pairs answers with
+ * waiters). Its lifecycle is `closed`, which any number of owners may watch:
+ * the transport's bookkeeping, a pipeline, a snapshot in progress.
  */
 export class ClientConn {
   readonly target: ServerAddress;
   /** Set once the connection is unusable; never cleared. */
   broken: Error | undefined;
-  /** Told once when the connection breaks or closes. */
-  onClose: ((conn: ClientConn) => void) | undefined;
+  /** Resolves (never rejects) with the reason once the connection broke or was closed. */
+  readonly closed: Promise<Error>;
   private readonly socket: Duplex;
-  private readonly reader: FrameReader;
+  private readonly matcher: ResponseMatcher;
   private readonly writer: MessageWriter;
   private readonly batch: BatchWriter;
-  private readonly limits: DecodeLimits;
-  private waiters: ResponseWaiter[] = [];
-  private waitersHead = 0;
-  private remoteError: string | undefined;
-  private readonly closedPromise: Promise<void>;
+  private readonly socketClosed: Promise<void>;
   private readonly stats: PeerStats;
-  private readonly local: string;
   /** Fills `rpcHeader.id`/`addr` of requests that leave them out (the transport's `localID`). */
   private readonly identity: Identity | undefined;
+  private resolveClosed!: (err: Error) => void;
 
   constructor(
     socket: Duplex,
@@ -65,23 +43,19 @@ export class ClientConn {
     format: WireFormat,
     limits: DecodeLimits,
     stats: PeerStats,
-    local: string,
     identity?: Identity,
   ) {
     this.identity = identity;
     this.socket = socket;
     this.target = target;
-    this.limits = limits;
     this.stats = stats;
-    this.local = local;
-    stats.connectionsOpened++;
-    if (channels.connectionOpen.hasSubscribers) {
-      channels.connectionOpen.publish({ local, direction: 'outbound', peer: target });
-    }
-    this.reader = new FrameReader(limits);
+    this.matcher = new ResponseMatcher(target, limits);
     this.writer = new MessageWriter(format);
     this.batch = new BatchWriter(socket, this.writer, { onWrite: (bytes) => (stats.bytesSent += bytes) });
-    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.socketClosed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) =>
       this.fail(new ConnectionClosedError(`connection to ${target} failed: ${err.message}`, { cause: err })),
@@ -93,15 +67,10 @@ export class ClientConn {
   /**
    * True while more than WRITE_HIGH_WATER bytes wait in user space for the
    * socket: the peer (or the network) is slower than we produce, and senders
-   * should wait for `writable()` instead of piling up memory and latency.
+   * should wait for `waitWritable()` instead of piling up memory and latency.
    */
   get congested(): boolean {
     return this.socket.writableLength > WRITE_HIGH_WATER;
-  }
-
-  /** Resolves once the socket drains (or closes). */
-  writable(): Promise<void> {
-    return this.drained();
   }
 
   /** False once the connection broke or its socket was destroyed (even before 'close' arrives). */
@@ -111,7 +80,7 @@ export class ClientConn {
 
   /** Responses still expected. */
   get outstanding(): number {
-    return this.waiters.length - this.waitersHead;
+    return this.matcher.outstanding;
   }
 
   /**
@@ -124,46 +93,9 @@ export class ClientConn {
     const before = this.writer.pending;
     this.writer.writeRequest(type, withIdentity(req, this.identity));
     const size = this.writer.pending - before;
-    this.waiters.push(waiter);
+    this.matcher.expect(waiter);
     this.batch.queued();
     return size;
-  }
-
-  /**
-   * Sends an InstallSnapshot request followed by exactly `req.size` bytes of
-   * `data`, respecting the socket's back-pressure so the snapshot is never
-   * held in memory whole. Resolves once everything is handed to the socket.
-   */
-  async sendSnapshot(req: InstallSnapshotRequest, data: ByteSource, waiter: ResponseWaiter): Promise<void> {
-    this.send(Rpc.InstallSnapshot, req, waiter);
-    this.flush();
-    let sent = 0;
-    let sinceYield = 0;
-    for await (const chunk of exactly(data, req.size)) {
-      if (this.broken !== undefined) throw this.broken;
-      sent += chunk.length;
-      sinceYield += chunk.length;
-      this.stats.bytesSent += chunk.length;
-      if (channels.snapshotProgress.hasSubscribers) {
-        channels.snapshotProgress.publish({
-          local: this.local,
-          peer: this.target,
-          direction: 'send',
-          bytes: sent,
-          size: req.size,
-        });
-      }
-      if (!this.socket.write(chunk)) {
-        await this.drained();
-        sinceYield = 0;
-      } else if (sinceYield >= SNAPSHOT_TURN_BYTES) {
-        // A fast socket never says "wait", and an async source may never
-        // leave the microtask queue: give other work (heartbeats) a turn.
-        await yieldToLoop();
-        sinceYield = 0;
-      }
-    }
-    if (this.broken !== undefined) throw this.broken;
   }
 
   /** Writes every request queued since the last flush in one write. */
@@ -171,30 +103,18 @@ export class ClientConn {
     this.batch.flush();
   }
 
-  /** Breaks the connection: every waiter fails with `err`. Idempotent. */
-  fail(err: Error): void {
-    if (this.broken !== undefined) return;
-    this.broken = err;
-    this.batch.stop();
-    this.socket.destroy();
-    const waiters = this.waiters;
-    const head = this.waitersHead;
-    this.waiters = [];
-    this.waitersHead = 0;
-    for (let i = head; i < waiters.length; i++) waiters[i]?.onConnectionError(err);
-    if (channels.connectionClose.hasSubscribers) {
-      channels.connectionClose.publish({ local: this.local, direction: 'outbound', peer: this.target, error: err });
-    }
-    this.onClose?.(this);
+  /**
+   * Writes raw bytes after a flushed request (snapshot data). Returns false
+   * when the socket asks the writer to wait for `drained()`.
+   */
+  writeRaw(chunk: Uint8Array): boolean {
+    if (this.broken !== undefined) throw this.broken;
+    this.stats.bytesSent += chunk.length;
+    return this.socket.write(chunk);
   }
 
-  /** Closes the connection and waits until the socket is gone. */
-  close(): Promise<void> {
-    this.fail(new ConnectionClosedError(`connection to ${this.target} closed locally`));
-    return this.closedPromise;
-  }
-
-  private drained(): Promise<void> {
+  /** Resolves once the socket drains or closes; its listeners go with it. */
+  drained(): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         this.socket.off('drain', done);
@@ -206,39 +126,52 @@ export class ClientConn {
     });
   }
 
+  /**
+   * Like `drained()`, bounded by a timeout and a signal (ERR_RPC_TIMEOUT,
+   * ERR_ABORTED). The listeners are removed however the wait ends, so
+   * repeated timed-out waits leave nothing behind on the socket.
+   */
+  waitWritable(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const call = new PendingCall<void>('timed out waiting for the connection to drain');
+    const socket = this.socket;
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      call.resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+    call.onCancel = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+    };
+    call.arm(timeoutMs, signal);
+    return call.promise;
+  }
+
+  /** Breaks the connection: every waiter fails with `err`, then `closed` resolves. Idempotent. */
+  fail(err: Error): void {
+    if (this.broken !== undefined) return;
+    this.broken = err;
+    this.batch.stop();
+    this.socket.destroy();
+    this.matcher.failAll(err);
+    this.resolveClosed(err);
+  }
+
+  /** Closes the connection and waits until the socket is gone. */
+  close(): Promise<void> {
+    this.fail(new ConnectionClosedError(`connection to ${this.target} closed locally`));
+    return this.socketClosed;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.broken !== undefined) return;
     this.stats.bytesReceived += chunk.length;
-    this.reader.push(chunk);
     try {
-      while (this.waitersHead < this.waiters.length) {
-        if (this.remoteError === undefined) {
-          const bytes = this.reader.readValue();
-          if (bytes === undefined) return;
-          this.remoteError = decodeErrorString(bytes);
-        }
-        const waiter = this.waiters[this.waitersHead] as ResponseWaiter;
-        const bytes = this.reader.readValue();
-        if (bytes === undefined) return;
-        const response = decodeResponse(waiter.responseType, bytes, this.limits);
-        const remoteError = this.remoteError;
-        this.remoteError = undefined;
-        (this.waiters as Array<ResponseWaiter | undefined>)[this.waitersHead] = undefined;
-        this.waitersHead++;
-        if (this.waitersHead === this.waiters.length) {
-          this.waiters.length = 0;
-          this.waitersHead = 0;
-        }
-        waiter.onResponse(response, remoteError);
-        if (this.broken !== undefined) return;
-      }
-      if (this.reader.buffered > 0) throw new ProtocolError(`unexpected bytes from ${this.target} with no request outstanding`);
+      this.matcher.push(chunk);
     } catch (err) {
-      this.fail(
-        err instanceof TransportError
-          ? err
-          : new ProtocolError(`failed to decode response from ${this.target}: ${String(err)}`, { cause: err }),
-      );
+      this.fail(err as Error);
     }
   }
 }

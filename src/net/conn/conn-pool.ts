@@ -21,6 +21,8 @@ export class ConnPool {
     for (let conn = list.pop(); conn !== undefined; conn = list.pop()) {
       if (conn.usable) return conn;
     }
+    // Nothing left for this peer: forget it, so peers gone for good leave no entry.
+    this.idle.delete(target);
     return undefined;
   }
 

@@ -9,9 +9,16 @@ export interface DialBackoffOptions {
   maxMs?: number;
 }
 
+/**
+ * Peers whose failures are remembered at most. A forgotten peer only loses
+ * its pause (its next dial goes out at once), so the least recently failed
+ * are dropped first and the map cannot grow with cluster churn.
+ */
+export const BACKOFF_PEERS_KEPT = 256;
+
 interface PeerState {
   failures: number;
-  /** Epoch ms before which no new dial is attempted. */
+  /** `performance.now()` before which no new dial is attempted. */
   nextAttempt: number;
 }
 
@@ -24,6 +31,7 @@ interface PeerState {
  *
  * Callers wait out the pause within their own deadline; when the pause would
  * outlast it they fail at once with ERR_PEER_UNREACHABLE instead of timing out.
+ * Times are `performance.now()`, immune to wall-clock steps.
  */
 export class DialBackoff {
   private readonly peers = new Map<ServerAddress, PeerState>();
@@ -40,21 +48,24 @@ export class DialBackoff {
   /** Ms to wait before dialing `addr` now (0 when it may be dialed at once). */
   delay(addr: ServerAddress): number {
     const s = this.peers.get(addr);
-    return s === undefined ? 0 : Math.max(0, s.nextAttempt - Date.now());
+    if (s === undefined) return 0;
+    const ms = s.nextAttempt - performance.now();
+    if (ms > 0) return ms;
+    return 0;
   }
 
   /**
    * Resolves when `addr` may be dialed. Rejects with ERR_PEER_UNREACHABLE when
-   * the pause ends after `deadline` (epoch ms), or ERR_ABORTED on `signal`.
+   * the pause ends after `deadline` (a `performance.now()` time), or ERR_ABORTED on `signal`.
    */
   wait(addr: ServerAddress, deadline: number, signal?: AbortSignal): Promise<void> | undefined {
     const ms = this.delay(addr);
     if (ms === 0) return undefined;
     const s = this.peers.get(addr) as PeerState;
-    if (Date.now() + ms > deadline) {
+    if (performance.now() + ms > deadline) {
       return Promise.reject(
         new PeerUnreachableError(
-          `peer ${addr} is unreachable (${s.failures} failed dial${s.failures === 1 ? '' : 's'}); next attempt in ${ms} ms`,
+          `peer ${addr} is unreachable (${s.failures} failed dial${s.failures === 1 ? '' : 's'}); next attempt in ${Math.ceil(ms)} ms`,
         ),
       );
     }
@@ -66,7 +77,7 @@ export class DialBackoff {
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, ms);
+      }, Math.ceil(ms));
       if (signal?.aborted) onAbort();
       else signal?.addEventListener('abort', onAbort, { once: true });
     });
@@ -78,8 +89,19 @@ export class DialBackoff {
     const cap = Math.min(this.maxMs, this.baseMs * 2 ** Math.min(s.failures - 1, 30));
     // "Equal jitter": at least half the cap, so a dead peer is never hammered,
     // and a random rest, so reconnecting clients spread out.
-    s.nextAttempt = Date.now() + Math.round(cap / 2 + (cap / 2) * this.random());
+    s.nextAttempt = performance.now() + Math.round(cap / 2 + (cap / 2) * this.random());
+    // Re-inserted so the map's order is least recently failed first.
+    this.peers.delete(addr);
     this.peers.set(addr, s);
+    if (this.peers.size > BACKOFF_PEERS_KEPT) {
+      const oldest = this.peers.keys().next().value as ServerAddress;
+      this.peers.delete(oldest);
+    }
+  }
+
+  /** Peers with a remembered failure. */
+  get size(): number {
+    return this.peers.size;
   }
 
   succeeded(addr: ServerAddress): void {

@@ -8,7 +8,6 @@ import {
 } from '../../commands.ts';
 import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../../internal/append-window.ts';
-import { PendingCall } from '../../internal/pending-call.ts';
 import type { AppendFuture, AppendPipeline, CallOptions } from '../../transport.ts';
 import { channels } from '../../diagnostics.ts';
 import type { ClientConn, ResponseWaiter } from './client-conn.ts';
@@ -23,40 +22,43 @@ const TURN_BYTES = 256 * 1024;
  * which is how they are matched. A timeout, a decode error or a broken
  * connection ends the pipeline and fails every pending future, since the
  * stream's position is then unknown.
+ *
+ * Deadlines (see AppendWindow): the oldest unanswered request must be
+ * answered within `timeout` of being sent or of the previous answer,
+ * whichever is later, as Go re-arms its read deadline per response. When it
+ * is not, every unanswered future fails with ERR_RPC_TIMEOUT (its `cause`
+ * says the pipeline closed) and the pipeline closes.
  */
 export class NetPipeline implements AppendPipeline, ResponseWaiter {
   readonly responseType = RpcType.AppendEntries;
   readonly target: ServerAddress;
+  /** Resolves once the pipeline has shut down, however. */
+  readonly closed: Promise<void>;
   private readonly conn: ClientConn;
   private readonly window: AppendWindow;
   private readonly timeout: number;
-  private readonly onClose: (p: NetPipeline) => void;
   private readonly stats: PeerStats;
   private readonly local: string;
+  private resolveClosed!: () => void;
   /** Bytes encoded since the sender last gave the event loop a turn. */
   private turnBytes = 0;
 
-  constructor(
-    conn: ClientConn,
-    maxInFlight: number,
-    timeout: number,
-    stats: PeerStats,
-    local: string,
-    onClose: (p: NetPipeline) => void,
-  ) {
+  constructor(conn: ClientConn, maxInFlight: number, timeout: number, stats: PeerStats, local: string) {
     this.conn = conn;
     this.target = conn.target;
     this.timeout = timeout;
     this.stats = stats;
     this.local = local;
-    this.onClose = onClose;
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
     this.window = new AppendWindow({
       maxInFlight,
-      timeoutMs: timeout,
-      onExpire: () => this.shutdown(new RpcTimeoutError(`pipeline to ${this.target}: no response`, timeout)),
+      onExpire: () => this.expired(),
       onSettled: (f) => this.settled(f),
     });
-    conn.onClose = () => this.shutdown(conn.broken);
+    // The connection's end is this pipeline's end; the transport watches the same promise for its own reasons.
+    void conn.closed.then((err) => this.shutdown(err));
   }
 
   appendEntries(req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendFuture> {
@@ -88,11 +90,8 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   private async sendLater(slot: Promise<void> | undefined, req: AppendEntriesRequest, opts?: CallOptions): Promise<AppendFuture> {
     if (slot !== undefined) await slot;
     if (this.conn.congested && !this.window.closed) {
-      const call = new PendingCall<void>('timed out waiting for the connection to drain');
-      call.arm(opts?.timeout ?? this.timeout, opts?.signal);
-      void this.conn.writable().then(() => call.resolve());
       try {
-        await call.promise;
+        await this.conn.waitWritable(opts?.timeout ?? this.timeout, opts?.signal);
       } catch (err) {
         this.window.unreserve();
         throw err;
@@ -151,16 +150,32 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
     this.shutdown(err);
   }
 
+  /**
+   * The peer did not answer in time: the futures it never answered fail with
+   * the timeout code (a caller checking for timeouts sees them), and the
+   * pipeline closes, since the stream's position is now unknown.
+   */
+  private expired(): void {
+    if (this.window.closed) return;
+    const closed = new PipelineShutdownError(`append pipeline to ${this.target} closed: no response in time`);
+    const timedOut = new RpcTimeoutError(`append pipeline to ${this.target}: no response`, this.timeout, { cause: closed });
+    this.finish(timedOut, new PipelineShutdownError(`append pipeline closed: ${timedOut.message}`, { cause: timedOut }));
+  }
+
   /** Fails every pending future and ends the consumer; idempotent. */
   shutdown(cause?: Error): void {
     if (this.window.closed) return;
-    this.window.close(
+    this.finish(
       new PipelineShutdownError(
         cause ? `append pipeline closed: ${cause.message}` : 'append pipeline closed',
         cause ? { cause } : undefined,
       ),
     );
+  }
+
+  private finish(futureError: Error, senderError: Error = futureError): void {
+    this.window.close(futureError, senderError);
     void this.conn.close();
-    this.onClose(this);
+    this.resolveClosed();
   }
 }
