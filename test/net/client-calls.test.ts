@@ -16,7 +16,7 @@ import type { StreamLayer } from '../../src/net/layers/stream-layer.ts';
 import { TCPDialer } from '../../src/net/layers/tcp-stream-layer.ts';
 import { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
-import type { ByteSource, RPC } from '../../src/transport.ts';
+import type { ByteSource, RequestVoteRPC, RPC } from '../../src/transport.ts';
 import { closedPort, rejection } from '../helpers/expect-errors.ts';
 import { serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
 
@@ -212,11 +212,13 @@ describe('dial backoff', () => {
 
 describe('bookkeeping of peers that come and go', () => {
   it('per-peer stats forget idle departed peers but keep the live ones', async () => {
-    const b = await follower((rpc) => rpc.respond(null, 'no'));
+    const b = await follower((rpc) =>
+      (rpc as RequestVoteRPC).respond({ rpcHeader: { protocolVersion: 3 }, term: 1, granted: false }),
+    );
     const a = new NetworkTransport(new ChurnLayer(), { timeout: 5_000 });
     cleanup.push(() => a.close());
-    // A remote error keeps the connection pooled: b stays live throughout.
-    expect(isTransportError(await rejection(a.requestVote('b', b.localAddr(), voteReq())), ErrorCode.Remote)).toBe(true);
+    // An answered call keeps the connection pooled: b stays live throughout.
+    expect((await a.requestVote('b', b.localAddr(), voteReq())).granted).toBe(false);
     for (let i = 0; i < 300; i++) await rejection(a.requestVote(`p${i}`, `gone-${i}:1`, voteReq()));
     const peers = a.stats().peers.map((p) => p.peer);
     expect(peers.length).toBeLessThanOrEqual(64);
