@@ -5,9 +5,11 @@
  * (pre-encoded frames, no codec) and, when Go is installed, hashicorp/raft's
  * own NetworkTransport. Then snapshots, heartbeat isolation under load, and
  * the in-memory transport. Prints a table with ratios and the targets,
- * writes bench/results/latest.json and docs/bench-sweep.svg.
+ * writes bench/results/latest.json and bench/results/sweep.svg (both
+ * git-ignored, so a clone stays clean after the main job); --update-docs also
+ * writes the chart the README shows, docs/bench-sweep.svg.
  *
- *   npx tsx bench/main.ts [--quick] [--json] [--no-go] [--only=append,snapshot,isolation,inmem]
+ *   npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--only=append,snapshot,isolation,inmem]
  *
  * Progress goes to stderr; with --json, stdout carries the results JSON and
  * nothing else (the report moves to stderr). Exits 1 if any scenario failed;
@@ -40,21 +42,24 @@ type Section = (typeof SECTIONS)[number];
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_FILE = path.join(ROOT, 'bench/results/latest.json');
-const SVG_FILE = path.join(ROOT, 'docs/bench-sweep.svg');
+const SVG_FILE = path.join(ROOT, 'bench/results/sweep.svg');
+const DOCS_SVG_FILE = path.join(ROOT, 'docs/bench-sweep.svg');
 
 interface Args {
   quick: boolean;
   json: boolean;
   go: boolean;
+  updateDocs: boolean;
   sections: Set<Section>;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, json: false, go: true, sections: new Set(SECTIONS) };
+  const args: Args = { quick: false, json: false, go: true, updateDocs: false, sections: new Set(SECTIONS) };
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a === '--json') args.json = true;
     else if (a === '--no-go') args.go = false;
+    else if (a === '--update-docs') args.updateDocs = true;
     else if (a.startsWith('--only=')) {
       const names = a.slice('--only='.length).split(',');
       const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
@@ -67,11 +72,12 @@ function parseArgs(argv: string[]): Args {
 }
 
 function usage(problem?: string): never {
-  const text = `usage: npx tsx bench/main.ts [--quick] [--json] [--no-go] [--only=${SECTIONS.join(',')}]
-  --quick   a tenth of the requests, a 64 MiB snapshot: under a minute
-  --json    results JSON on stdout (nothing else); the report goes to stderr
-  --no-go   skip the Go baseline (part of the append section)
-  --only    run only these sections`;
+  const text = `usage: npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--only=${SECTIONS.join(',')}]
+  --quick        a tenth of the requests, a 64 MiB snapshot: under a minute
+  --json         results JSON on stdout (nothing else); the report goes to stderr
+  --no-go        skip the Go baseline (part of the append section)
+  --update-docs  also rewrite docs/bench-sweep.svg, the chart the README shows
+  --only         run only these sections`;
   if (problem) console.error(`bench: ${problem}`);
   console.error(text);
   process.exit(problem ? 2 : 0);
@@ -200,9 +206,12 @@ async function main(): Promise<number> {
   fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
   const wrote = [path.relative(ROOT, RESULTS_FILE)];
   if (results.append.some((w) => w.ours.pipelined.length > 0)) {
-    fs.mkdirSync(path.dirname(SVG_FILE), { recursive: true });
-    fs.writeFileSync(SVG_FILE, sweepChart(results));
-    wrote.push(path.relative(ROOT, SVG_FILE));
+    const chart = sweepChart(results);
+    for (const file of args.updateDocs ? [SVG_FILE, DOCS_SVG_FILE] : [SVG_FILE]) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, chart);
+      wrote.push(path.relative(ROOT, file));
+    }
   }
 
   const report = `${renderReport(results)}\nwrote ${wrote.join(', ')}\n`;
