@@ -5,6 +5,7 @@
  * Counts, not durations: every run moves a known number of requests, like
  * the Go bench.
  */
+import { GO_112_WINDOW, GO_DEFAULT_WINDOW, type GoAnchor } from './go-baseline.ts';
 import type { IsolationPlan } from './isolation-bench.ts';
 import type { WorkloadId } from './workloads.ts';
 
@@ -26,6 +27,22 @@ export interface Plan {
   snapshotSize: number;
   isolation: IsolationPlan;
   inmemN: number;
+  /** The Go configurations to run beside ours (see go-baseline.ts). */
+  goAnchors: GoAnchor[];
+  latency: LatencyPlan;
+}
+
+/** The --latency section: a window sweep through a delaying proxy (see latency-bench.ts). */
+export interface LatencyPlan {
+  workload: WorkloadId;
+  /** One-way delays in ms; 0 is the proxy alone, the no-latency reference every ideal is capped by. */
+  delaysMs: number[];
+  /** 1 is the synchronous client. */
+  windows: number[];
+  /** Timed requests per (delay, window): at least `minN`, and `perWindow` × window. */
+  minN: number;
+  perWindow: number;
+  rounds: number;
 }
 
 /** The sweep point compared with Go: the same nominal depth as Go's rpcMaxPipeline. */
@@ -53,6 +70,19 @@ export function makePlan(quick: boolean): Plan {
     snapshotSize: quick ? 64 * MiB : 256 * MiB,
     isolation: { heartbeats: quick ? 300 : 1_000, intervalMs: 1, snapshotSize: 64 * MiB },
     inmemN: quick ? 100_000 : 200_000,
+    goAnchors: [
+      { version: '1.1.2', window: GO_112_WINDOW, note: 'fixed' },
+      { version: '1.7.3', window: GO_DEFAULT_WINDOW, note: 'default' },
+      { version: '1.7.3', window: REFERENCE_WINDOW, note: 'our window' },
+    ],
+    latency: {
+      workload: '64x1k',
+      delaysMs: quick ? [0, 0.5, 5] : [0, 0.5, 1, 2, 5],
+      windows: [1, 2, 8, 32, 64, 128],
+      minN: quick ? 40 : 100,
+      perWindow: quick ? 8 : 16,
+      rounds: quick ? 1 : 2,
+    },
   };
 }
 
