@@ -62,10 +62,10 @@ export function latencyChart(r: LatencyResults, machine: Machine, when: string):
         const stroke = m === 1 ? '#ccc' : '#eee';
         if (axis === 'y') {
           out.push(`<line x1="${PLOT.left}" x2="${PLOT.right}" y1="${f1(y(v))}" y2="${f1(y(v))}" stroke="${stroke}"/>`);
-          out.push(`<text x="${PLOT.left - 6}" y="${f1(y(v) + 4)}" text-anchor="end">${v}</text>`);
+          out.push(`<text x="${PLOT.left - 6}" y="${f1(y(v) + 4)}" text-anchor="end">${Number(v.toPrecision(3))}</text>`);
         } else {
           out.push(`<line x1="${f1(x(v))}" x2="${f1(x(v))}" y1="${PLOT.top}" y2="${PLOT.bottom}" stroke="${stroke}"/>`);
-          out.push(`<text x="${f1(x(v))}" y="${PLOT.bottom + 16}" text-anchor="middle">${v}</text>`);
+          out.push(`<text x="${f1(x(v))}" y="${PLOT.bottom + 16}" text-anchor="middle">${Number(v.toPrecision(3))}</text>`);
         }
       }
     }

@@ -1,6 +1,6 @@
 /** The human-readable report: tables with ratios, the machine, and the targets. */
 import { bestGo } from './go-baseline.ts';
-import { idealRps, idealRttMs, measuredRttMs, point } from './latency-bench.ts';
+import { idealRps, measuredRttMs, nominalRttMs, point } from './latency-bench.ts';
 import type { BenchResults, Sweep } from './results.ts';
 import type { RunStats } from './stats.ts';
 
@@ -175,13 +175,11 @@ function latencySection(r: BenchResults): string[] {
         num(p?.raw?.mbps, 1),
         ratio(p?.raw?.rps, rawIdeal),
         '│',
-        goP ? `${num(goP.stats.mbps, 1)} ${goP.label.replace(/^Go /, '')}` : '',
+        goP ? `${num(goP.stats.mbps, 1)} (${goP.label.replace(/,.*$/, '')})` : '',
       ]);
     }
-    const measured = measuredRttMs(l, d);
-    const ideal = idealRttMs(l, d);
     out.push(
-      `  one-way ${d} ms: RTT measured ${num(measured, 2)} ms (raw ping-pong p50), ideal ${num(ideal, 2)} ms (2 × delay + the round trip at 0)`,
+      `  one-way ${d} ms: RTT ${num(measuredRttMs(l, d), 2)} ms (raw ping-pong p50 through the proxy; nominal ${num(nominalRttMs(l, d), 2)} ms = 2 × delay + the RTT at 0)`,
       ...table(
         ['window', 'req/s', 'MB/s', 'p50 µs', 'ideal MB/s', '×ideal', '│', 'raw MB/s', 'raw ×ideal', '│', 'Go MB/s'],
         rows,
@@ -190,7 +188,7 @@ function latencySection(r: BenchResults): string[] {
     );
   }
   out.push(
-    "  ideal = min(window × request / RTT, the same client at that window with no delay); raw ×ideal uses raw's own cap",
+    '  ideal = min(window × request / RTT, the same client at that window at delay 0); raw ×ideal: raw against its own cap',
     `  proxy memory: at most ${num(l.proxyMaxLaneBytes / MiB, 1)} MiB held per direction (bound 64 MiB)`,
   );
   return out;
