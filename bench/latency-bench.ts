@@ -9,7 +9,7 @@
  * The yardstick is the bandwidth-delay ideal: a window of W requests can't
  * move more than W requests per round trip, nor more than the same client
  * manages at that window with no delay (measured through the proxy at delay
- * 0, with the append section's request counts). The round trip is the one
+ * 0, with counts like the append section's). The round trip is the one
  * the link actually has: the raw ping-pong p50 of this request size through
  * the proxy at that delay. It is reported beside the nominal one (2 × delay +
  * the round trip at delay 0), so a proxy that delays more than asked (its
@@ -21,7 +21,7 @@ import type { NetworkTransport } from '../src/net/network-transport.ts';
 import { pipelinedRun, syncRun } from './append-bench.ts';
 import { startServerProcess, type ServerProcess } from './children.ts';
 import type { GoSide, Step } from './sweep.ts';
-import { type Counts, type LatencyPlan, pipelinedCounts } from './plan.ts';
+import { type LatencyPlan, pipelinedCounts } from './plan.ts';
 import { encodeRing, rawFrames } from './raw-client.ts';
 import { abba } from './rounds.ts';
 import type { RunStats } from './stats.ts';
@@ -96,9 +96,10 @@ export function latencySteps(plan: LatencyPlan, go: GoSide | undefined): number 
 /**
  * Requests per (delay, window), in total over the rounds. With a delay, the
  * link is the bottleneck and a few dozen round trips suffice; at delay 0 the
- * run is the cap of every ideal, so it gets the append section's counts.
+ * run is the cap of every ideal, so it gets counts like the append section's.
  */
-function counts(plan: LatencyPlan, c: Counts, delayMs: number, window: number): { warmup: number; n: number } {
+function counts(plan: LatencyPlan, delayMs: number, window: number): { warmup: number; n: number } {
+  const c = plan.noDelay;
   if (delayMs === 0) return window === 1 ? { warmup: c.warmup, n: c.sync } : pipelinedCounts(c, window, plan.rounds);
   return { warmup: Math.max(10, 2 * window), n: Math.max(plan.minN, plan.perWindow * window) * plan.rounds };
 }
@@ -107,7 +108,6 @@ export async function latencyRun(
   step: Step,
   plan: LatencyPlan,
   spec: WorkloadSpec,
-  noDelayCounts: Counts,
   ourServer: string,
   rawServer: string,
   go: GoSide | undefined,
@@ -150,7 +150,7 @@ export async function latencyRun(
     for (const delayMs of plan.delaysMs) {
       await Promise.all(proxies.map((p) => p.setDelay(delayMs)));
       for (const window of plan.windows) {
-        const { warmup, n } = counts(plan, noDelayCounts, delayMs, window);
+        const { warmup, n } = counts(plan, delayMs, window);
         const run = window === 1 ? syncRun : pipelinedRun;
         const r = await step(`latency ${delayMs} ms, ${window === 1 ? 'sync' : `window ${window}`}: ours vs raw`, async () => {
           const c = await client(window);
@@ -168,13 +168,13 @@ export async function latencyRun(
       if (go && goProxy) {
         // Only the first release's server sits behind the proxy; see go-baseline.ts for wiring more.
         const baseline = goBaselines[0]!;
-        const { warmup, n } = counts(plan, noDelayCounts, delayMs, 1);
+        const { warmup, n } = counts(plan, delayMs, 1);
         const s = await step(`latency ${delayMs} ms, sync: Go ${baseline.version}`, () =>
           baseline.run(w.id, 'sync', warmup, n / plan.rounds, { target: goProxy.addr }),
         );
         if (s) res.go.push({ label: `Go ${baseline.version}`, delayMs, window: 1, stats: s });
         for (const a of go.runs.anchors.filter((x) => x.version === baseline.version)) {
-          const c = counts(plan, noDelayCounts, delayMs, a.window);
+          const c = counts(plan, delayMs, a.window);
           const p = await step(`latency ${delayMs} ms, pipelined: ${a.label}`, () =>
             baseline.run(w.id, 'pipeline', c.warmup, c.n / plan.rounds, { window: a.window, target: goProxy.addr }),
           );

@@ -184,16 +184,7 @@ async function main(): Promise<number> {
       }
       if (want('latency')) {
         const spec = ws.find((w) => w.id === plan.latency.workload)!;
-        results.latency = await latencyRun(
-          run.step.bind(run),
-          plan.latency,
-          spec,
-          plan.counts[spec.id],
-          server.addr,
-          raw.addr,
-          goLive,
-          progress,
-        );
+        results.latency = await latencyRun(run.step.bind(run), plan.latency, spec, server.addr, raw.addr, goLive, progress);
       }
     } finally {
       await Promise.all([...goBaselines.values()].map((g) => g.close()));

@@ -39,7 +39,9 @@ export interface LatencyPlan {
   delaysMs: number[];
   /** 1 is the synchronous client. */
   windows: number[];
-  /** Timed requests per (delay, window): at least `minN`, and `perWindow` × window. */
+  /** Counts at delay 0, where the run is the cap of every ideal and needs as many requests as the append section. */
+  noDelay: Counts;
+  /** Timed requests per (delay > 0, window): at least `minN`, and `perWindow` × window. */
   minN: number;
   perWindow: number;
   rounds: number;
@@ -79,6 +81,7 @@ export function makePlan(quick: boolean): Plan {
       workload: '64x1k',
       delaysMs: quick ? [0, 0.5, 5] : [0, 0.5, 1, 2, 5],
       windows: [1, 2, 8, 32, 64, 128],
+      noDelay: quick ? { warmup: 100, sync: 1_000, pipelined: 4_000 } : { warmup: 500, sync: 3_000, pipelined: 12_000 },
       minN: quick ? 40 : 100,
       perWindow: quick ? 8 : 16,
       rounds: quick ? 1 : 2,
