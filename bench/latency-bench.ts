@@ -170,13 +170,13 @@ export async function latencyRun(
         const baseline = goBaselines[0]!;
         const { warmup, n } = counts(plan, delayMs, 1);
         const s = await step(`latency ${delayMs} ms, sync: Go ${baseline.version}`, () =>
-          baseline.run(w.id, 'sync', warmup, n / plan.rounds, { target: goProxy.addr }),
+          baseline.run(w.id, 'sync', warmup, Math.ceil(n / plan.rounds), { target: goProxy.addr }),
         );
         if (s) res.go.push({ label: `Go ${baseline.version}`, delayMs, window: 1, stats: s });
         for (const a of go.runs.anchors.filter((x) => x.version === baseline.version)) {
           const c = counts(plan, delayMs, a.window);
           const p = await step(`latency ${delayMs} ms, pipelined: ${a.label}`, () =>
-            baseline.run(w.id, 'pipeline', c.warmup, c.n / plan.rounds, { window: a.window, target: goProxy.addr }),
+            baseline.run(w.id, 'pipeline', c.warmup, Math.ceil(c.n / plan.rounds), { window: a.window, target: goProxy.addr }),
           );
           if (p) res.go.push({ label: a.label, delayMs, window: a.window, stats: p });
         }

@@ -6,6 +6,7 @@
  * and the Go anchors right beside them. The ring is dropped before the next
  * workload, so the client holds one workload's data at a time.
  */
+import type { AppendEntriesRequest } from '../src/commands.ts';
 import type { NetworkTransport } from '../src/net/network-transport.ts';
 import { newTCPTransport } from '../src/net/tcp-transport.ts';
 import { pipelinedRun, syncRun } from './append-bench.ts';
@@ -44,10 +45,11 @@ export function goSide(plan: Plan, baselines: Map<GoVersion, GoBaseline>, reason
   return { baselines, runs };
 }
 
-/** A pair of trials on one workload, ours against raw, at `window` (1: sync). */
+/** A pair of trials on one workload, ours against raw, at `window` (1: sync); both continue through their rings. */
 function oursVsRaw(
   plan: Plan,
   w: Workload,
+  cursor: RingCursor<AppendEntriesRequest>,
   frames: FrameRing,
   ours: NetworkTransport,
   ourServer: string,
@@ -56,7 +58,6 @@ function oursVsRaw(
   warmup: number,
   n: number,
 ): Promise<{ a: RunStats; b: RunStats }> {
-  const cursor = new RingCursor(w.ring);
   const run = window === 1 ? syncRun : pipelinedRun;
   return abba(
     plan.rounds,
@@ -94,6 +95,7 @@ export async function sweep(
       progress(`${spec.label}: generating ${spec.ringSize.toLocaleString('en-US')} distinct requests`);
       const w = generate(spec);
       const frames = encodeRing(w);
+      const cursor = new RingCursor(w.ring);
       const counts = plan.counts[w.id];
       const res: WorkloadResults = {
         workload: w.id,
@@ -107,7 +109,7 @@ export async function sweep(
       };
       append.push(res);
       const sync = await step(`${w.label} sync: ours vs raw ping-pong`, async () =>
-        oursVsRaw(plan, w, frames, await client(1), ourServer, rawServer, 1, counts.warmup, counts.sync),
+        oursVsRaw(plan, w, cursor, frames, await client(1), ourServer, rawServer, 1, counts.warmup, counts.sync),
       );
       if (sync) {
         res.ours.sync = sync.a;
@@ -116,7 +118,7 @@ export async function sweep(
       for (const window of plan.windows) {
         const { warmup, n } = pipelinedCounts(counts, window, plan.rounds);
         const r = await step(`${w.label} pipelined, window ${window}: ours vs raw`, async () =>
-          oursVsRaw(plan, w, frames, await client(window), ourServer, rawServer, window, warmup, n),
+          oursVsRaw(plan, w, cursor, frames, await client(window), ourServer, rawServer, window, warmup, n),
         );
         if (r) {
           res.ours.pipelined.push({ window, ...r.a });
@@ -130,6 +132,7 @@ export async function sweep(
           oursVsRaw(
             plan,
             same,
+            new RingCursor(same.ring),
             encodeRing(same),
             await client(REFERENCE_WINDOW),
             ourServer,
