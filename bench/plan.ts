@@ -81,7 +81,7 @@ export function makePlan(quick: boolean): Plan {
       workload: '64x1k',
       delaysMs: quick ? [0, 0.5, 5] : [0, 0.5, 1, 2, 5],
       windows: [1, 2, 8, 32, 64, 128],
-      noDelay: quick ? { warmup: 100, sync: 1_000, pipelined: 4_000 } : { warmup: 500, sync: 3_000, pipelined: 12_000 },
+      noDelay: quick ? { warmup: 100, sync: 1_000, pipelined: 3_000 } : { warmup: 300, sync: 2_000, pipelined: 6_000 },
       minN: quick ? 40 : 100,
       perWindow: quick ? 8 : 16,
       rounds: quick ? 1 : 2,
