@@ -8,9 +8,10 @@
  * requests (workloads.ts). Then the same sweep through a delaying proxy
  * (latency-bench.ts), snapshots, heartbeat isolation under load, and the
  * in-memory transport. Prints a table with ratios and the targets,
- * writes bench/results/latest.json and bench/results/sweep.svg (both
- * git-ignored, so a clone stays clean after the main job); --update-docs also
- * writes the chart the README shows, docs/bench-sweep.svg.
+ * writes bench/results/latest.json, bench/results/sweep.svg and
+ * bench/results/latency.svg (all git-ignored, so a clone stays clean after
+ * the main job); --update-docs also writes the charts the README shows,
+ * docs/bench-sweep.svg and docs/bench-latency.svg.
  *
  *   npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--latency] [--delays=0.5,5]
  *                         [--only=append,latency,snapshot,isolation,inmem]

@@ -1,7 +1,9 @@
 /**
  * How much of everything to run. Fixed request counts per workload, sized so
  * each timed run lasts roughly a second on a 2-core machine (--quick: a
- * fifth, and no 512 window), which keeps the full run to a few minutes.
+ * fifth, and no 512 window), which keeps the full run to a few minutes
+ * (about 3.5 on an idle 2-core machine by section estimates, the latency
+ * section about one of them).
  * Counts, not durations: every run moves a known number of requests, like
  * the Go bench.
  */
