@@ -37,7 +37,8 @@ function ratioTarget(name: string, actual: number | undefined, base: number | un
 function latencyTarget(r: BenchResults): Target {
   const name = 'at 5 ms one-way, pipelined ≥ 0.8× ideal (windows ≤ 64)';
   const l = r.latency;
-  if (l === undefined || !l.delaysMs.includes(5)) return { name, status: 'n/a', detail: 'not measured (run --latency)' };
+  if (l === undefined) return { name, status: 'n/a', detail: 'not measured (the latency section did not run)' };
+  if (!l.delaysMs.includes(5)) return { name, status: 'n/a', detail: `no 5 ms delay in this run (${l.delaysMs.join(', ')} ms)` };
   const parts: string[] = [];
   let worst = Number.POSITIVE_INFINITY;
   for (const window of l.windows.filter((w) => w > 1 && w <= 64)) {
