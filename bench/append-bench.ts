@@ -2,13 +2,15 @@
  * AppendEntries throughput and latency through our NetworkTransport, as a
  * Raft leader drives it: synchronously (one call at a time, the way
  * hashicorp replicates without a pipeline) or through an AppendPipeline.
- * Every response is checked, so a fast wrong answer fails the run.
+ * Requests come from the workload's ring of distinct requests (see
+ * workloads.ts), each trial continuing where the last stopped. Every response
+ * is checked, so a fast wrong answer fails the run.
  */
-import { isHeartbeat } from '../src/commands.ts';
+import { type AppendEntriesRequest, isHeartbeat } from '../src/commands.ts';
 import type { Transport } from '../src/transport.ts';
 import { checkAppend } from './responder.ts';
 import type { LatencyRecorder, Timed } from './stats.ts';
-import type { Workload } from './workloads.ts';
+import type { RingCursor } from './workloads.ts';
 
 export const SERVER_ID = 'bench-server';
 
@@ -16,16 +18,19 @@ export const SERVER_ID = 'bench-server';
 export async function syncRun(
   client: Transport,
   addr: string,
-  w: Workload,
+  ring: RingCursor<AppendEntriesRequest>,
   warmup: number,
   n: number,
   lat: LatencyRecorder,
 ): Promise<Timed> {
-  const req = w.request;
-  const fastPath = isHeartbeat(req);
-  for (let i = 0; i < warmup; i++) checkAppend(req, await client.appendEntries(SERVER_ID, addr, req), fastPath);
+  const fastPath = isHeartbeat(ring.items[0]!);
+  for (let i = 0; i < warmup; i++) {
+    const req = ring.next();
+    checkAppend(req, await client.appendEntries(SERVER_ID, addr, req), fastPath);
+  }
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
+    const req = ring.next();
     const start = performance.now();
     const resp = await client.appendEntries(SERVER_ID, addr, req);
     lat.add(performance.now() - start);
@@ -44,13 +49,12 @@ export async function syncRun(
 export async function pipelinedRun(
   client: Transport,
   addr: string,
-  w: Workload,
+  ring: RingCursor<AppendEntriesRequest>,
   warmup: number,
   n: number,
   lat: LatencyRecorder,
 ): Promise<Timed> {
-  const req = w.request;
-  const fastPath = isHeartbeat(req);
+  const fastPath = isHeartbeat(ring.items[0]!);
   const total = warmup + n;
   const calledAt = new Float64Array(total);
   const pipeline = await client.appendEntriesPipeline(SERVER_ID, addr);
@@ -61,7 +65,7 @@ export async function pipelinedRun(
       for await (const f of pipeline.consumer()) {
         const now = performance.now();
         if (f.error !== undefined) throw f.error;
-        checkAppend(req, f.response!, fastPath);
+        checkAppend(f.request, f.response!, fastPath);
         if (i >= warmup) lat.add(now - calledAt[i]!);
         if (++i === warmup) t0 = now;
         if (i === total) return now;
@@ -73,7 +77,7 @@ export async function pipelinedRun(
     try {
       for (let i = 0; i < total; i++) {
         calledAt[i] = performance.now();
-        await pipeline.appendEntries(req);
+        await pipeline.appendEntries(ring.next());
       }
     } catch (err) {
       await consumed; // when the consumer failed, its error is the cause: report that one

@@ -19,6 +19,8 @@ export interface ServerProcess {
   sampleStart(): Promise<void>;
   sampleStop(): Promise<ProcessReport>;
   stats(): Promise<ServerStats>;
+  /** A proxy's one-way delay, for bytes it reads from now on (kind `proxy` only). */
+  setDelay(ms: number): Promise<void>;
   /** Told if the process exits without close() having been called (a crash or a kill). */
   onUnexpectedExit(cb: (why: string) => void): void;
   /** Asks the server to close and exit; SIGKILL if it hasn't within `timeoutMs`. */
@@ -33,9 +35,13 @@ export function killAllChildren(): void {
   children.clear();
 }
 
-/** Spawns `node --import tsx bench/server-process.ts <kind>` and waits for its address. */
-export async function startServerProcess(kind: ServerKind, startTimeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY, kind], {
+/** Spawns `node --import tsx bench/server-process.ts <kind> ...args` and waits for its address. */
+export async function startServerProcess(
+  kind: ServerKind,
+  opts: { args?: string[]; startTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY, kind, ...(opts.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     // Keep tsx/Node options of ours (e.g. --inspect) out of the child.
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -85,12 +91,12 @@ export async function startServerProcess(kind: ServerKind, startTimeoutMs = 30_0
     });
   });
 
-  const call = <T>(op: Command['op']): Promise<T> =>
+  const call = <T>(op: Command['op'], value?: number): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (!child.connected) return reject(new Error(`${kind} server process is gone`));
       const id = nextId++;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({ id, op } satisfies Command);
+      child.send({ id, op, ...(value !== undefined ? { value } : {}) } satisfies Command);
     });
 
   let closing: Promise<void> | undefined;
@@ -105,6 +111,7 @@ export async function startServerProcess(kind: ServerKind, startTimeoutMs = 30_0
     sampleStart: () => call<void>('sample-start'),
     sampleStop: () => call<ProcessReport>('sample-stop'),
     stats: () => call<ServerStats>('stats'),
+    setDelay: (ms) => call<void>('set-delay', ms),
     onUnexpectedExit: (cb) => void onExit.push(cb),
     close(timeoutMs = 5_000) {
       closing ??= (async () => {

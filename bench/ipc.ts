@@ -5,12 +5,15 @@
  * stdout clean.
  */
 
-export type ServerKind = 'transport' | 'raw';
+/** `proxy` is the delaying TCP proxy of latency-proxy.ts (argv: target, delay in ms). */
+export type ServerKind = 'transport' | 'raw' | 'proxy';
 
 /** Parent -> child: a request, answered by exactly one `reply` with the same id. */
 export interface Command {
   id: number;
-  op: 'sample-start' | 'sample-stop' | 'stats' | 'close';
+  op: 'sample-start' | 'sample-stop' | 'stats' | 'close' | 'set-delay';
+  /** set-delay: the proxy's one-way delay in ms. */
+  value?: number;
 }
 
 /** RSS of one process over a sampling window, in bytes. */

@@ -22,7 +22,7 @@ import { ProcessSampler } from './process-sampler.ts';
 import { checkAppend } from './responder.ts';
 import { snapshotData, snapshotRequest } from './snapshot-bench.ts';
 import { LatencyRecorder } from './stats.ts';
-import { heartbeat, type Workload } from './workloads.ts';
+import { heartbeat, RingCursor, type Workload } from './workloads.ts';
 
 export interface LatencyStats {
   n: number;
@@ -93,13 +93,14 @@ const RING = 1 << 16;
 async function pipelineLoad(client: Transport, addr: string, w: Workload, meter: Meter, stop: AbortSignal): Promise<void> {
   const pipeline = await client.appendEntriesPipeline(SERVER_ID, addr);
   const calledAt = new Float64Array(RING);
+  const ring = new RingCursor(w.ring);
   let sent = 0;
   let done = 0;
   try {
     const consumed = (async () => {
       for await (const f of pipeline.consumer()) {
         if (f.error !== undefined) throw f.error;
-        checkAppend(w.request, f.response!, false);
+        checkAppend(f.request, f.response!, false);
         if (meter.measuring) meter.pipelineLatency.add(performance.now() - calledAt[done % RING]!);
         meter.futures++;
         if (++done === sent && stop.aborted) return;
@@ -110,7 +111,7 @@ async function pipelineLoad(client: Transport, addr: string, w: Workload, meter:
       while (!stop.aborted) {
         calledAt[sent % RING] = performance.now();
         sent++;
-        await pipeline.appendEntries(w.request);
+        await pipeline.appendEntries(ring.next());
       }
     } catch (err) {
       await consumed;

@@ -3,13 +3,18 @@
  * real TCP with the client (this process) and the server in separate
  * processes, against two baselines taken in the same run: the raw ceiling
  * (pre-encoded frames, no codec) and, when Go is installed, hashicorp/raft's
- * own NetworkTransport. Then snapshots, heartbeat isolation under load, and
- * the in-memory transport. Prints a table with ratios and the targets,
- * writes bench/results/latest.json and bench/results/sweep.svg (both
- * git-ignored, so a clone stays clean after the main job); --update-docs also
- * writes the chart the README shows, docs/bench-sweep.svg.
+ * own NetworkTransport (one anchor per release and window, see
+ * go-baseline.ts). Every workload is a ring of distinct pre-generated
+ * requests (workloads.ts). Then the same sweep through a delaying proxy
+ * (latency-bench.ts), snapshots, heartbeat isolation under load, and the
+ * in-memory transport. Prints a table with ratios and the targets,
+ * writes bench/results/latest.json, bench/results/sweep.svg and
+ * bench/results/latency.svg (all git-ignored, so a clone stays clean after
+ * the main job); --update-docs also writes the charts the README shows,
+ * docs/bench-sweep.svg and docs/bench-latency.svg.
  *
- *   npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--only=append,snapshot,isolation,inmem]
+ *   npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--latency] [--delays=0.5,5]
+ *                         [--only=append,latency,snapshot,isolation,inmem]
  *
  * Progress goes to stderr; with --json, stdout carries the results JSON and
  * nothing else (the report moves to stderr). Exits 1 if any scenario failed;
@@ -22,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { newTCPTransport } from '../src/net/tcp-transport.ts';
 import { killAllGoProcesses } from '../test/interop/go-peer.ts';
 import { killAllChildren, startServerProcess, type ServerProcess } from './children.ts';
-import { goUnavailableReason, startGoBaseline, type GoBaseline } from './go-baseline.ts';
+import { type GoBaseline, type GoVersion, goUnavailableReason, goVersionUnwiredReason, startGoBaseline } from './go-baseline.ts';
 import { benchInmem } from './inmem.ts';
 import { isolationRun } from './isolation-bench.ts';
 import { describeMachine } from './machine.ts';
@@ -33,17 +38,21 @@ import { Runner } from './runner.ts';
 import type { BenchResults } from './results.ts';
 import { SNAPSHOT_CHUNK, snapshotRun } from './snapshot-bench.ts';
 import { sweepChart } from './sweep-chart.ts';
-import { sweep, sweepSteps } from './sweep.ts';
+import { latencyChart } from './latency-chart.ts';
+import { latencyRun, latencySteps } from './latency-bench.ts';
+import { goSide, type GoSide, sweep, sweepSteps } from './sweep.ts';
 import { evaluateTargets } from './targets.ts';
-import { workloads } from './workloads.ts';
+import { generate, workloads } from './workloads.ts';
 
-const SECTIONS = ['append', 'snapshot', 'isolation', 'inmem'] as const;
+const SECTIONS = ['append', 'latency', 'snapshot', 'isolation', 'inmem'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_FILE = path.join(ROOT, 'bench/results/latest.json');
 const SVG_FILE = path.join(ROOT, 'bench/results/sweep.svg');
 const DOCS_SVG_FILE = path.join(ROOT, 'docs/bench-sweep.svg');
+const LATENCY_SVG_FILE = path.join(ROOT, 'bench/results/latency.svg');
+const DOCS_LATENCY_SVG_FILE = path.join(ROOT, 'docs/bench-latency.svg');
 
 interface Args {
   quick: boolean;
@@ -51,6 +60,8 @@ interface Args {
   go: boolean;
   updateDocs: boolean;
   sections: Set<Section>;
+  /** One-way delays for the latency section, in ms (0, the no-delay reference, is always added). */
+  delaysMs?: number[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -60,7 +71,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--json') args.json = true;
     else if (a === '--no-go') args.go = false;
     else if (a === '--update-docs') args.updateDocs = true;
-    else if (a.startsWith('--only=')) {
+    else if (a === '--latency') args.sections = new Set(['latency']);
+    else if (a.startsWith('--delays=')) {
+      const ds = a.slice('--delays='.length).split(',').map(Number);
+      if (ds.some((d) => !(d >= 0 && d <= 1000))) usage(`bad --delays ${a}`);
+      args.delaysMs = [...new Set([0, ...ds])].sort((x, y) => x - y);
+    } else if (a.startsWith('--only=')) {
       const names = a.slice('--only='.length).split(',');
       const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
       if (bad.length > 0) usage(`unknown section(s) ${bad.join(', ')}`);
@@ -72,11 +88,14 @@ function parseArgs(argv: string[]): Args {
 }
 
 function usage(problem?: string): never {
-  const text = `usage: npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--only=${SECTIONS.join(',')}]
-  --quick        a tenth of the requests, a 64 MiB snapshot: under a minute
+  const text = `usage: npx tsx bench/main.ts [--quick] [--json] [--no-go] [--update-docs] [--latency] [--delays=0.5,5]
+                         [--only=${SECTIONS.join(',')}]
+  --quick        a fifth of the requests, a 64 MiB snapshot, fewer delays
   --json         results JSON on stdout (nothing else); the report goes to stderr
-  --no-go        skip the Go baseline (part of the append section)
-  --update-docs  also rewrite docs/bench-sweep.svg, the chart the README shows
+  --no-go        skip the Go anchors (part of the append and latency sections)
+  --update-docs  also rewrite docs/bench-sweep.svg and docs/bench-latency.svg, the charts the README shows
+  --latency      run only the latency section (the same as --only=latency)
+  --delays       one-way delays in ms for the latency section (default 0.5,1,2,5; --quick 0.5,5)
   --only         run only these sections`;
   if (problem) console.error(`bench: ${problem}`);
   console.error(text);
@@ -100,12 +119,13 @@ async function checkServer(run: Runner, server: ServerProcess): Promise<void> {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const plan = makePlan(args.quick);
+  if (args.delaysMs) plan.latency.delaysMs = args.delaysMs;
   const want = (s: Section): boolean => args.sections.has(s);
   const ws = workloads();
   const run = new Runner(args.quick);
   const t0 = performance.now();
   const results: BenchResults = {
-    schema: 1,
+    schema: 2,
     startedAt: new Date().toISOString(),
     durationSeconds: 0,
     quick: args.quick,
@@ -117,11 +137,38 @@ async function main(): Promise<number> {
   };
   const goSkipped = args.go ? goUnavailableReason() : 'disabled with --no-go';
   if (goSkipped !== undefined) results.goSkipped = goSkipped;
-  const runGo = want('append') && goSkipped === undefined;
+  const runGo = (want('append') || want('latency')) && goSkipped === undefined;
+
+  // One Go server per release the anchors name; releases not wired yet are reported as skipped.
+  const goBaselines = new Map<GoVersion, GoBaseline>();
+  const goReasons = new Map<GoVersion, string>();
+  let go: GoSide | undefined;
+  if (runGo) {
+    run.progress.update('building and starting the Go anchors');
+    for (const version of new Set(plan.goAnchors.map((a) => a.version))) {
+      const unwired = goVersionUnwiredReason(version);
+      if (unwired !== undefined) {
+        goReasons.set(version, unwired);
+        continue;
+      }
+      try {
+        goBaselines.set(version, await startGoBaseline({ version }));
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        goReasons.set(version, message);
+        run.errors.push({ scenario: `Go ${version} baseline`, message });
+      }
+    }
+    go = goSide(plan, goBaselines, goReasons);
+    results.go = go.runs;
+    if (go.runs.toolchain) results.machine.go = go.runs.toolchain;
+  }
+  const goLive = go && go.baselines.size > 0 ? go : undefined;
 
   run.progress.total =
     2 + // server health checks
-    (want('append') ? sweepSteps(plan, ws.length, runGo) : 0) +
+    (want('append') ? sweepSteps(plan, ws, goLive) : 0) +
+    (want('latency') ? latencySteps(plan.latency, goLive) : 0) +
     (want('snapshot') ? 2 : 0) +
     (want('isolation') ? 1 : 0) +
     (want('inmem') ? 1 : 0);
@@ -130,25 +177,18 @@ async function main(): Promise<number> {
   const [server, raw] = await Promise.all([startServerProcess('transport'), startServerProcess('raw')]);
   run.watch(server);
   run.watch(raw);
+  const progress = (what: string): void => run.progress.update(what);
   try {
-    if (want('append')) {
-      let go: GoBaseline | undefined;
-      if (runGo) {
-        run.progress.update('building and starting the Go baseline');
-        try {
-          go = await startGoBaseline();
-          results.machine.go = go.version;
-        } catch (err) {
-          run.errors.push({ scenario: 'Go baseline', message: err instanceof Error ? err.message : String(err) });
-        }
+    try {
+      if (want('append')) {
+        results.append = await sweep(run.step.bind(run), plan, ws, server.addr, raw.addr, goLive, progress);
       }
-      try {
-        const out = await sweep(run.step.bind(run), plan, ws, server.addr, raw.addr, go);
-        results.append = out.append;
-        if (out.go) results.go = out.go;
-      } finally {
-        await go?.close();
+      if (want('latency')) {
+        const spec = ws.find((w) => w.id === plan.latency.workload)!;
+        results.latency = await latencyRun(run.step.bind(run), plan.latency, spec, server.addr, raw.addr, goLive, progress);
       }
+    } finally {
+      await Promise.all([...goBaselines.values()].map((g) => g.close()));
     }
 
     if (want('snapshot')) {
@@ -172,7 +212,8 @@ async function main(): Promise<number> {
     }
 
     if (want('isolation')) {
-      const load = ws.find((w) => w.id === '64x1k')!;
+      progress('heartbeat isolation: generating the 64×1 KiB ring');
+      const load = generate(ws.find((w) => w.id === '64x1k')!);
       const iso = await run.step('heartbeat isolation', async () => {
         const client = await newTCPTransport('127.0.0.1:0');
         try {
@@ -205,13 +246,21 @@ async function main(): Promise<number> {
   fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   fs.writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
   const wrote = [path.relative(ROOT, RESULTS_FILE)];
-  if (results.append.some((w) => w.ours.pipelined.length > 0)) {
-    const chart = sweepChart(results);
-    for (const file of args.updateDocs ? [SVG_FILE, DOCS_SVG_FILE] : [SVG_FILE]) {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, chart);
-      wrote.push(path.relative(ROOT, file));
+  const writeChart = (svg: string, file: string, docsFile: string): void => {
+    for (const f of args.updateDocs ? [file, docsFile] : [file]) {
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      fs.writeFileSync(f, svg);
+      wrote.push(path.relative(ROOT, f));
     }
+  };
+  if (results.append.some((w) => w.ours.pipelined.length > 0)) writeChart(sweepChart(results), SVG_FILE, DOCS_SVG_FILE);
+  const lat = results.latency;
+  if (lat?.points.some((p) => p.ours)) {
+    writeChart(
+      latencyChart(lat, results.machine, `${results.startedAt}${results.quick ? ' (--quick)' : ''}`),
+      LATENCY_SVG_FILE,
+      DOCS_LATENCY_SVG_FILE,
+    );
   }
 
   const report = `${renderReport(results)}\nwrote ${wrote.join(', ')}\n`;

@@ -1,10 +1,13 @@
 /**
  * How much of everything to run. Fixed request counts per workload, sized so
  * each timed run lasts roughly a second on a 2-core machine (--quick: a
- * fifth, and no 512 window), which keeps the full run to a few minutes.
+ * fifth, and no 512 window), which keeps the full run to a few minutes
+ * (about 3.5 on an idle 2-core machine by section estimates, the latency
+ * section about one of them).
  * Counts, not durations: every run moves a known number of requests, like
  * the Go bench.
  */
+import { GO_112_WINDOW, GO_DEFAULT_WINDOW, type GoAnchor } from './go-baseline.ts';
 import type { IsolationPlan } from './isolation-bench.ts';
 import type { WorkloadId } from './workloads.ts';
 
@@ -26,6 +29,24 @@ export interface Plan {
   snapshotSize: number;
   isolation: IsolationPlan;
   inmemN: number;
+  /** The Go configurations to run beside ours (see go-baseline.ts). */
+  goAnchors: GoAnchor[];
+  latency: LatencyPlan;
+}
+
+/** The --latency section: a window sweep through a delaying proxy (see latency-bench.ts). */
+export interface LatencyPlan {
+  workload: WorkloadId;
+  /** One-way delays in ms; 0 is the proxy alone, the no-latency reference every ideal is capped by. */
+  delaysMs: number[];
+  /** 1 is the synchronous client. */
+  windows: number[];
+  /** Counts at delay 0, where the run is the cap of every ideal and needs as many requests as the append section. */
+  noDelay: Counts;
+  /** Timed requests per (delay > 0, window): at least `minN`, and `perWindow` × window. */
+  minN: number;
+  perWindow: number;
+  rounds: number;
 }
 
 /** The sweep point compared with Go: the same nominal depth as Go's rpcMaxPipeline. */
@@ -53,6 +74,20 @@ export function makePlan(quick: boolean): Plan {
     snapshotSize: quick ? 64 * MiB : 256 * MiB,
     isolation: { heartbeats: quick ? 300 : 1_000, intervalMs: 1, snapshotSize: 64 * MiB },
     inmemN: quick ? 100_000 : 200_000,
+    goAnchors: [
+      { version: '1.1.2', window: GO_112_WINDOW, note: 'fixed' },
+      { version: '1.7.3', window: GO_DEFAULT_WINDOW, note: 'default' },
+      { version: '1.7.3', window: REFERENCE_WINDOW, note: 'our window' },
+    ],
+    latency: {
+      workload: '64x1k',
+      delaysMs: quick ? [0, 0.5, 5] : [0, 0.5, 1, 2, 5],
+      windows: [1, 2, 8, 32, 64, 128],
+      noDelay: quick ? { warmup: 100, sync: 1_000, pipelined: 3_000 } : { warmup: 300, sync: 2_000, pipelined: 6_000 },
+      minN: quick ? 40 : 100,
+      perWindow: quick ? 8 : 16,
+      rounds: quick ? 1 : 2,
+    },
   };
 }
 

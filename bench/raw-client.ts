@@ -1,21 +1,44 @@
 /**
  * The raw baseline's client: the same request bytes our transport would
- * send, encoded once with MessageWriter and then written over and over, with
- * nothing but a one-byte ack coming back. No encoding, decoding or promise
+ * send for each request of a workload's ring, encoded before anything is
+ * timed and then written in ring order, with nothing but a one-byte ack
+ * coming back. No encoding, decoding or promise
  * per request: what's left is syscalls and the event loop, the ceiling any
  * Node transport over this socket can approach.
  */
 import net from 'node:net';
 import { RpcType, type AppendEntriesRequest } from '../src/commands.ts';
 import { MessageWriter } from '../src/net/codec/encoder.ts';
-import { encodePreamble, RawMode } from './raw-protocol.ts';
+import { encodeFramesPreamble, encodePreamble, RawMode } from './raw-protocol.ts';
 import type { LatencyRecorder, Timed } from './stats.ts';
+import type { Workload } from './workloads.ts';
 
 /** The exact bytes (type byte + msgpack map) our NetworkTransport writes for `req`. */
 export function encodeFrame(req: AppendEntriesRequest): Buffer {
   const w = new MessageWriter();
   w.writeRequest(RpcType.AppendEntries, req);
   return Buffer.from(w.take());
+}
+
+/** A workload's ring as pre-encoded frames, and where the next trial starts in it. */
+export class FrameRing {
+  /** Index of the frame the next trial sends first. */
+  position = 0;
+  readonly bytes: number;
+  constructor(readonly frames: readonly Buffer[]) {
+    this.bytes = frames.reduce((n, f) => n + f.length, 0);
+  }
+
+  /** Frame lengths in the order a trial starting at `position` sends them. */
+  lengths(): number[] {
+    const n = this.frames.length;
+    return Array.from({ length: n }, (_, i) => this.frames[(this.position + i) % n]!.length);
+  }
+}
+
+/** Encodes every request of `w`'s ring (before the timed section). */
+export function encodeRing(w: Workload): FrameRing {
+  return new FrameRing(w.ring.map(encodeFrame));
 }
 
 function connect(addr: string, preamble: Buffer): Promise<net.Socket> {
@@ -31,21 +54,23 @@ function connect(addr: string, preamble: Buffer): Promise<net.Socket> {
 }
 
 /**
- * Sends `warmup + n` copies of `frame` with at most `window` unacknowledged;
- * window 1 is synchronous ping-pong. Times the last `n` acks; each latency
- * runs from the frame's write to its ack.
+ * Sends `warmup + n` frames of `ring` in ring order with at most `window`
+ * unacknowledged; window 1 is synchronous ping-pong. Times the last `n` acks;
+ * each latency runs from the frame's write to its ack.
  */
 export async function rawFrames(
   addr: string,
-  frame: Buffer,
+  ring: FrameRing,
   window: number,
   warmup: number,
   n: number,
   lat: LatencyRecorder,
 ): Promise<Timed> {
-  const socket = await connect(addr, encodePreamble(RawMode.Frames, frame.length));
+  const socket = await connect(addr, encodeFramesPreamble(ring.lengths()));
+  const frames = ring.frames;
   const total = warmup + n;
   const sentAt = new Float64Array(window);
+  let next = ring.position;
   let sent = 0;
   let acked = 0;
   let t0 = 0;
@@ -56,7 +81,8 @@ export async function rawFrames(
         socket.cork();
         while (sent < total && sent - acked < window) {
           sentAt[sent % window] = performance.now();
-          socket.write(frame);
+          socket.write(frames[next]!);
+          next = next + 1 === frames.length ? 0 : next + 1;
           sent++;
         }
         socket.uncork();
@@ -77,6 +103,7 @@ export async function rawFrames(
       pump();
     });
   } finally {
+    ring.position = next;
     socket.destroy();
   }
 }

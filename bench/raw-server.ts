@@ -50,19 +50,35 @@ function serveRaw(socket: net.Socket, counters: { frames: number; bulkBytes: num
   let head = Buffer.alloc(0);
   let mode: RawMode | undefined;
   let size = 0;
+  /** Frame lengths in sending order (frames mode), once the whole table arrived. */
+  let lengths: Uint32Array | undefined;
+  let k = 0;
   /** Bytes into the current frame (frames) or of the whole stream (bulk). */
   let seen = 0;
   socket.on('data', (chunk: Buffer) => {
-    if (mode === undefined) {
+    if (mode === undefined || (mode === RawMode.Frames && lengths === undefined)) {
       head = Buffer.concat([head, chunk]);
       if (head.length < PREAMBLE_BYTES) return;
       ({ mode, size } = decodePreamble(head));
-      chunk = head.subarray(PREAMBLE_BYTES);
+      if (mode === RawMode.Frames) {
+        const end = PREAMBLE_BYTES + 4 * size;
+        if (head.length < end) return;
+        lengths = new Uint32Array(size);
+        for (let i = 0; i < size; i++) lengths[i] = head.readUInt32BE(PREAMBLE_BYTES + 4 * i);
+        chunk = head.subarray(end);
+      } else {
+        chunk = head.subarray(PREAMBLE_BYTES);
+      }
+      head = Buffer.alloc(0);
     }
-    if (mode === RawMode.Frames) {
+    if (lengths !== undefined) {
       seen += chunk.length;
-      let done = Math.floor(seen / size);
-      seen -= done * size;
+      let done = 0;
+      while (seen >= lengths[k]!) {
+        seen -= lengths[k]!;
+        k = k + 1 === lengths.length ? 0 : k + 1;
+        done++;
+      }
       counters.frames += done;
       while (done > 0) {
         const n = Math.min(done, ACKS.length);

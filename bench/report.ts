@@ -1,5 +1,6 @@
 /** The human-readable report: tables with ratios, the machine, and the targets. */
-import { GO_PIPELINE_WINDOW } from './go-baseline.ts';
+import { bestGo } from './go-baseline.ts';
+import { idealRps, measuredRttMs, nominalRttMs, point } from './latency-bench.ts';
 import type { BenchResults, Sweep } from './results.ts';
 import type { RunStats } from './stats.ts';
 
@@ -50,38 +51,147 @@ function appendSection(r: BenchResults): string[] {
     '×Go',
   ];
   const rows: string[][] = [];
+  const row = (
+    label: string,
+    mode: string,
+    window: number,
+    stats: RunStats | undefined,
+    syncRps: number | undefined,
+    raw: RunStats | undefined,
+    go: RunStats | undefined,
+    payload: number,
+  ): string[] => [
+    label,
+    mode,
+    String(window),
+    num(stats?.rps),
+    payload > 0 ? num(stats?.mbps, 1) : '-',
+    num(stats?.p50us),
+    num(stats?.p99us),
+    ratio(stats?.rps, syncRps),
+    '│',
+    num(raw?.rps),
+    ratio(stats?.rps, raw?.rps),
+    '│',
+    num(go?.rps),
+    ratio(stats?.rps, go?.rps),
+  ];
   for (const w of r.append) {
     const raws = sweepRows(w.raw);
+    const goSync = bestGo(r.go, w.workload, 'sync')?.stats;
+    const goPipe = bestGo(r.go, w.workload, 'pipelined')?.stats;
     sweepRows(w.ours).forEach(({ mode, window, stats }, i) => {
       const raw = raws.find((x) => x.mode === mode && x.window === window)?.stats;
-      const go = mode === 'sync' ? r.go?.sync[w.workload] : r.go?.pipelined[w.workload];
-      rows.push([
-        i === 0 ? w.label : '',
-        mode,
-        String(window),
-        num(stats?.rps),
-        w.payloadBytes > 0 ? num(stats?.mbps, 1) : '-',
-        num(stats?.p50us),
-        num(stats?.p99us),
-        ratio(stats?.rps, w.ours.sync?.rps),
-        '│',
-        num(raw?.rps),
-        ratio(stats?.rps, raw?.rps),
-        '│',
-        num(go?.rps),
-        ratio(stats?.rps, go?.rps),
-      ]);
+      rows.push(
+        row(
+          i === 0 ? w.label : '',
+          mode,
+          window,
+          stats,
+          w.ours.sync?.rps,
+          raw,
+          mode === 'sync' ? goSync : goPipe,
+          w.payloadBytes,
+        ),
+      );
     });
+    const same = w.sameRequest;
+    if (same) rows.push(row('', 'same req', same.window, same.ours, w.ours.sync?.rps, same.raw, goPipe, w.payloadBytes));
   }
+  const rings = r.append
+    .filter((w) => w.ringSize > 1)
+    .map((w) => `${w.label} ${num(w.ringSize)}${w.ringBytes > 0 ? ` (${num(w.ringBytes / MiB)} MiB)` : ''}`)
+    .join(', ');
   return [
     'AppendEntries over TCP 127.0.0.1, client and server in separate processes',
     ...table(head, rows),
     'window = maxRPCsInFlight; latency runs from the call to the response (pipelined: to the future being consumed)',
-    'raw = the same request bytes pre-encoded once, 1-byte acks, no codec on either side: the ceiling',
+    `requests: rings of distinct pre-generated requests (distinct entry data, advancing indexes and terms), walked in order: ${rings}`,
+    "same req = one request sent over and over, as before: what the cache and the JIT hid, and what Go's bench sends",
+    'raw = the same request bytes pre-encoded before timing, 1-byte acks, no codec on either side: the ceiling',
     r.go
-      ? `Go = hashicorp/raft 1.1.2 NetworkTransport, Go client -> Go server; its pipeline window is fixed (${GO_PIPELINE_WINDOW})`
+      ? '×Go = against the best Go anchor of that mode (see the Go anchors below)'
       : `Go = skipped: ${r.goSkipped ?? 'not run'}`,
   ];
+}
+
+function goSection(r: BenchResults): string[] {
+  const g = r.go;
+  if (g === undefined) return [];
+  const rows: string[][] = [];
+  for (const a of g.anchors) {
+    for (const w of r.append) {
+      for (const mode of ['sync', 'pipelined'] as const) {
+        const s = a[mode][w.workload];
+        if (s === undefined) continue;
+        const window = mode === 'sync' ? 1 : a.window;
+        const ours = mode === 'sync' ? w.ours.sync : w.ours.pipelined.find((p) => p.window === window);
+        rows.push([
+          mode === 'sync' ? `Go ${a.version}` : a.label,
+          w.label,
+          mode,
+          num(s.rps),
+          w.payloadBytes > 0 ? num(s.mbps, 1) : '-',
+          num(s.p50us),
+          num(s.p99us),
+          '│',
+          num(ours?.rps),
+          ratio(ours?.rps, s.rps),
+        ]);
+      }
+    }
+  }
+  return [
+    `Go anchors: hashicorp/raft NetworkTransport, Go client -> Go server (${g.toolchain})`,
+    ...table(['anchor', 'workload', 'mode', 'req/s', 'MB/s', 'p50 µs', 'p99 µs', '│', 'ours req/s', 'ours/Go'], rows, 3).map(
+      (l) => `  ${l}`,
+    ),
+    "  ours = our ring run at the same window; Go's bench sends one request over and over (its inputs are not a ring yet)",
+    ...g.skipped.map((s) => `  not run: ${s.label}: ${s.reason}`),
+  ];
+}
+
+function latencySection(r: BenchResults): string[] {
+  const l = r.latency;
+  if (l === undefined) return [];
+  const out = [
+    `Latency: ${l.label} AppendEntries through a delaying TCP proxy (own process, per-direction FIFO, bounded memory)`,
+  ];
+  for (const d of l.delaysMs) {
+    const rows: string[][] = [];
+    for (const window of l.windows) {
+      const p = point(l, d, window);
+      const ideal = idealRps(l, 'ours', d, window);
+      const rawIdeal = idealRps(l, 'raw', d, window);
+      const goP = l.go.find((g) => g.delayMs === d && g.window === window);
+      rows.push([
+        window === 1 ? 'sync' : String(window),
+        num(p?.ours?.rps),
+        num(p?.ours?.mbps, 1),
+        num(p?.ours?.p50us),
+        num(ideal === undefined ? undefined : (ideal * l.payloadBytes) / 1e6, 1),
+        ratio(p?.ours?.rps, ideal),
+        '│',
+        num(p?.raw?.mbps, 1),
+        ratio(p?.raw?.rps, rawIdeal),
+        '│',
+        goP ? `${num(goP.stats.mbps, 1)} (${goP.label.replace(/,.*$/, '')})` : '',
+      ]);
+    }
+    out.push(
+      `  one-way ${d} ms: RTT ${num(measuredRttMs(l, d), 2)} ms (raw ping-pong p50 through the proxy; nominal ${num(nominalRttMs(l, d), 2)} ms = 2 × delay + the RTT at 0)`,
+      ...table(
+        ['window', 'req/s', 'MB/s', 'p50 µs', 'ideal MB/s', '×ideal', '│', 'raw MB/s', 'raw ×ideal', '│', 'Go MB/s'],
+        rows,
+        1,
+      ).map((x) => `    ${x}`),
+    );
+  }
+  out.push(
+    '  ideal = min(window × request / RTT, the same client at that window at delay 0); raw ×ideal: raw against its own cap',
+    `  proxy memory: at most ${num(l.proxyMaxLaneBytes / MiB, 1)} MiB held per direction (bound 64 MiB)`,
+  );
+  return out;
 }
 
 function snapshotSection(r: BenchResults): string[] {
@@ -158,6 +268,9 @@ function inmemSection(r: BenchResults): string[] {
   ];
 }
 
+const targetLine = (t: { status: string; name: string; detail: string }): string =>
+  `  ${t.status.toUpperCase().padEnd(4)}  ${t.name.padEnd(56)} ${t.detail}`;
+
 export function renderReport(r: BenchResults): string {
   const m = r.machine;
   const load = `load avg ${num(m.loadavgStart, 2)} -> ${num(m.loadavgEnd, 2)}`;
@@ -167,10 +280,17 @@ export function renderReport(r: BenchResults): string {
       `machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}${m.go ? `, ${m.go}` : ''}, ${m.platform}; ${load}`,
     ],
     appendSection(r),
+    goSection(r),
+    latencySection(r),
     snapshotSection(r),
     isolationSection(r),
     inmemSection(r),
-    ['targets', ...r.targets.map((t) => `  ${t.status.toUpperCase().padEnd(4)}  ${t.name.padEnd(36)} ${t.detail}`)],
+    [
+      'targets (issue 13)',
+      ...r.targets.filter((t) => t.group !== 'earlier').map(targetLine),
+      'earlier targets, still tracked',
+      ...r.targets.filter((t) => t.group === 'earlier').map(targetLine),
+    ],
   ];
   if (r.errors.length > 0) {
     parts.push(['FAILED', ...r.errors.map((e) => `  ${e.scenario}: ${e.message}`)]);

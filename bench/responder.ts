@@ -11,14 +11,14 @@
  * doesn't dominate the small-request numbers.
  */
 import { crc32 } from 'node:zlib';
-import type { AppendEntriesRequest, AppendEntriesResponse } from '../src/commands.ts';
+import type { AppendEntriesRequest, AppendEntriesResponse, Log } from '../src/commands.ts';
 
 const scratch = Buffer.alloc(17);
 
 /** CRC-32 over index(8 BE) | term(8 BE) | type(1) | data | extensions of each entry. */
-function entriesCrc(req: AppendEntriesRequest): number {
+export function entriesCrc(entries: readonly Log[] | null): number {
   let c = 0;
-  for (const e of req.entries ?? []) {
+  for (const e of entries ?? []) {
     scratch.writeUInt32BE(Math.floor(e.index / 2 ** 32), 0);
     scratch.writeUInt32BE(e.index >>> 0, 4);
     scratch.writeUInt32BE(Math.floor(e.term / 2 ** 32), 8);
@@ -37,7 +37,7 @@ export function answerAppend(req: AppendEntriesRequest, fastPath: boolean): Appe
     rpcHeader: { protocolVersion: req.rpcHeader.protocolVersion },
     term: req.term,
     lastLog: req.prevLogEntry + (req.entries?.length ?? 0),
-    success: entriesCrc(req) === req.leaderCommitIndex,
+    success: entriesCrc(req.entries) === req.leaderCommitIndex,
     noRetryBackoff: fastPath,
   };
 }

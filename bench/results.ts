@@ -2,6 +2,7 @@
 import type { GoRuns } from './go-baseline.ts';
 import type { InmemResult } from './inmem.ts';
 import type { IsolationStats } from './isolation-bench.ts';
+import type { LatencyResults } from './latency-bench.ts';
 import type { Machine } from './machine.ts';
 import type { SnapshotStats } from './snapshot-bench.ts';
 import type { ScenarioError } from './runner.ts';
@@ -24,14 +25,19 @@ export interface WorkloadResults {
   label: string;
   /** Entry Data bytes per request. */
   payloadBytes: number;
-  /** Bytes our transport writes per request (type byte + msgpack map): the raw baseline's frame. */
+  /** Mean bytes our transport writes per request (type byte + msgpack map): the raw baseline's frames. */
   frameBytes: number;
+  /** Distinct requests in the workload's ring, and their entry data in bytes (see workloads.ts). */
+  ringSize: number;
+  ringBytes: number;
   ours: Sweep;
   raw: Sweep;
+  /** One request sent over and over at `window`: what the cache and the JIT hide, and what Go's bench sends. */
+  sameRequest?: { window: number; ours: RunStats; raw: RunStats };
 }
 
 export interface BenchResults {
-  schema: 1;
+  schema: 2;
   startedAt: string;
   durationSeconds: number;
   quick: boolean;
@@ -40,6 +46,7 @@ export interface BenchResults {
   append: WorkloadResults[];
   /** Absent when Go was skipped; see goSkipped. */
   go?: GoRuns;
+  latency?: LatencyResults;
   goSkipped?: string;
   snapshot?: { ours?: SnapshotStats; raw?: { bytes: number; seconds: number; mbps: number } };
   isolation?: IsolationStats;

@@ -1,6 +1,6 @@
 /**
  * Entry point of a benchmark server process: `node --import tsx
- * bench/server-process.ts transport|raw`, spawned by bench/children.ts with an
+ * bench/server-process.ts transport|raw|proxy [target delayMs]`, spawned by bench/children.ts with an
  * IPC channel. Server and client live in separate processes, as in
  * production, so neither's work steals the other's event loop.
  *
@@ -9,6 +9,7 @@
  * crashed orchestrator never leaves it behind.
  */
 import type { Command, Message, ServerKind } from './ipc.ts';
+import { startLatencyProxy } from './latency-proxy.ts';
 import { startRawServer } from './raw-server.ts';
 import { ProcessSampler } from './process-sampler.ts';
 import { startTransportServer } from './transport-server.ts';
@@ -25,7 +26,14 @@ if (!process.send) {
 process.on('disconnect', () => process.exit(0));
 
 try {
-  const server = kind === 'raw' ? await startRawServer() : kind === 'transport' ? await startTransportServer() : undefined;
+  const server =
+    kind === 'raw'
+      ? await startRawServer()
+      : kind === 'transport'
+        ? await startTransportServer()
+        : kind === 'proxy'
+          ? await startLatencyProxy({ target: process.argv[3] ?? '', delayMs: Number(process.argv[4] ?? 0) })
+          : undefined;
   if (server === undefined) throw new Error(`unknown server kind ${JSON.stringify(kind)}`);
   const sampler = new ProcessSampler();
 
@@ -39,6 +47,10 @@ try {
         return reply(sampler.stop());
       case 'stats':
         return reply(server.stats());
+      case 'set-delay':
+        if (!('setDelay' in server)) return send({ type: 'reply', id: cmd.id, error: `${kind} has no delay` });
+        server.setDelay(cmd.value ?? 0);
+        return reply();
       case 'close':
         void server.close().then(
           () => {

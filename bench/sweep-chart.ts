@@ -3,9 +3,9 @@
  * workload, hand-written SVG (no chart dependency). Both axes are log scale:
  * windows double, and the workloads' rates differ by orders of magnitude.
  * Window 1 is the synchronous run; dashed lines are the raw ceiling and
- * diamonds Go's pipeline (its window is fixed).
+ * diamonds the Go anchors' pipelines, each at its own window (filled: 1.1.2,
+ * hollow: later releases). Every point walks a ring of distinct requests.
  */
-import { GO_PIPELINE_WINDOW } from './go-baseline.ts';
 import type { BenchResults } from './results.ts';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -30,8 +30,10 @@ export function sweepChart(r: BenchResults): string {
       if (s.sync) values.push(s.sync.rps);
       for (const p of s.pipelined) values.push(p.rps);
     }
-    const go = r.go?.pipelined[w.workload];
-    if (go) values.push(go.rps);
+    for (const a of r.go?.anchors ?? []) {
+      const go = a.pipelined[w.workload];
+      if (go) values.push(go.rps);
+    }
   }
   const finite = values.filter((v) => v > 0 && Number.isFinite(v));
   const yMin = 10 ** Math.floor(Math.log10(Math.min(...finite, 1e3)));
@@ -96,12 +98,13 @@ export function sweepChart(r: BenchResults): string {
           : `<circle cx="${f1(x(wx))}" cy="${f1(y(v))}" r="3" fill="${color}"/>`,
       );
     }
-    const go = r.go?.pipelined[w.workload];
-    if (go) {
-      const gx = x(GO_PIPELINE_WINDOW);
+    for (const a of r.go?.anchors ?? []) {
+      const go = a.pipelined[w.workload];
+      if (!go || a.window > xMax) continue;
+      const gx = x(a.window);
       const gy = y(go.rps);
       out.push(
-        `<path d="M${f1(gx)},${f1(gy - 7)} L${f1(gx + 7)},${f1(gy)} L${f1(gx)},${f1(gy + 7)} L${f1(gx - 7)},${f1(gy)} Z" fill="${color}" stroke="black"/>`,
+        `<path d="M${f1(gx)},${f1(gy - 7)} L${f1(gx + 7)},${f1(gy)} L${f1(gx)},${f1(gy + 7)} L${f1(gx - 7)},${f1(gy)} Z" fill="${a.version === '1.1.2' ? color : 'white'}" stroke="black"><title>${esc(a.label)}</title></path>`,
       );
     }
     const ly = PLOT.top + 10 + i * 20;
@@ -117,11 +120,16 @@ export function sweepChart(r: BenchResults): string {
     `<line x1="${PLOT.right + 20}" x2="${PLOT.right + 50}" y1="${ky + 20}" y2="${ky + 20}" stroke="#333" stroke-dasharray="5 4"/>`,
     `<text x="${PLOT.right + 56}" y="${ky + 24}">raw ceiling (no codec)</text>`,
   );
-  if (r.go) {
+  if (r.go && r.go.anchors.length > 0) {
     legend.push(
       `<path d="M${PLOT.right + 35},${ky + 33} L${PLOT.right + 42},${ky + 40} L${PLOT.right + 35},${ky + 47} L${PLOT.right + 28},${ky + 40} Z" fill="#999" stroke="black"/>`,
       `<text x="${PLOT.right + 56}" y="${ky + 44}">Go hashicorp/raft,</text>`,
-      `<text x="${PLOT.right + 56}" y="${ky + 58}">pipelined (fixed ${GO_PIPELINE_WINDOW})</text>`,
+      `<text x="${PLOT.right + 56}" y="${ky + 58}">${esc(
+        r.go.anchors
+          .map((a) => a.version)
+          .filter((v, i, all) => all.indexOf(v) === i)
+          .join(', '),
+      )} pipelined</text>`,
     );
   }
   out.push(...legend, '</svg>');
