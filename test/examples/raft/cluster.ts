@@ -10,6 +10,7 @@ import { InmemLogStore, InmemSnapshotStore, InmemStableStore } from '../../../ex
 import type { RaftConfig } from '../../../examples/raft/types.ts';
 import { Suffrage } from '../../../examples/raft/configuration.ts';
 import type { Log } from '../../../src/index.ts';
+import { LaggyTransport } from './laggy-transport.ts';
 
 export interface Node {
   id: ServerID;
@@ -21,6 +22,8 @@ export interface Node {
   stable: InmemStableStore;
   snaps: InmemSnapshotStore;
   up: boolean;
+  /** What the Raft talks through: the in-memory transport behind a latency shim. */
+  laggy: LaggyTransport;
 }
 
 /** Everything the history checker needs, recorded as it happens. */
@@ -46,6 +49,7 @@ export class Cluster {
   readonly nodes = new Map<ServerID, Node>();
   /** Directed links that are cut: "from>to". */
   readonly blocked = new Set<string>();
+  private latency: [number, number] = [0, 0];
   readonly history: History = { leaders: new Map(), applied: new Map(), violations: [] };
 
   constructor(
@@ -64,6 +68,7 @@ export class Cluster {
         stable: new InmemStableStore(),
         snaps: new InmemSnapshotStore(),
         up: false,
+        laggy: undefined as unknown as LaggyTransport,
       };
       this.nodes.set(id, node);
     }
@@ -73,8 +78,10 @@ export class Cluster {
 
   private boot(n: Node): void {
     n.trans = new InmemTransport(n.addr, { localID: n.id, timeout: 500 });
+    n.laggy = new LaggyTransport(n.trans, this.random);
+    n.laggy.latency = this.latency;
     n.fsm = new KVFSM();
-    n.raft = new Raft({ ...this.conf, localID: n.id, random: this.random }, n.fsm, n.logs, n.stable, n.snaps, n.trans);
+    n.raft = new Raft({ ...this.conf, localID: n.id, random: this.random }, n.fsm, n.logs, n.stable, n.snaps, n.laggy);
     n.up = true;
     const raft = n.raft;
     raft.on('state', (s: string, term: number) => {
@@ -127,6 +134,12 @@ export class Cluster {
     this.relink();
   }
 
+  /** Latency on every outgoing call of every node, ms. */
+  setLatency(min: number, max: number): void {
+    this.latency = [min, max];
+    for (const n of this.nodes.values()) if (n.up) n.laggy.latency = [min, max];
+  }
+
   heal(): void {
     this.blocked.clear();
     this.relink();
@@ -177,7 +190,7 @@ export class Cluster {
   }
 
   /** Resolves on the next progress event of any running node (or after `ms`). */
-  private anyEvent(ms: number): Promise<void> {
+  anyEvent(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const rafts = [...this.nodes.values()].filter((n) => n.up).map((n) => n.raft);
       const done = (): void => {
