@@ -45,19 +45,31 @@ export async function chaos(seed: number, size: number, phases: number, opsPerPh
     prng(seed ^ 0x9e3779b9),
   );
   cluster.bootstrap();
+  (globalThis as Record<string, unknown>).dump = () => {
+    for (const n of cluster.nodes.values()) {
+      const ls = n.raft.leaderState;
+      const reps = ls
+        ? [...ls.replications.values()].map((r) => `${r.server.id}:m${r.matchIndex}/n${r.nextIndex}`).join(' ')
+        : '';
+      console.log(n.id, n.up, JSON.stringify({ ...n.raft.stats(), configuration: undefined }), reps, ls?.waiting.size);
+    }
+    console.log('completed', completed, 'phase faults', faults);
+  };
   const history: KVOp[] = [];
   const faults: string[] = [];
   const problems: string[] = [];
   const keys = ['a', 'b', 'c', 'd'];
   let completed = 0;
+  /** Ops the clients may complete so far: each phase adds `opsPerPhase`, which bounds the history. */
+  let budget = 0;
   let running = true;
 
   const client = async (c: number): Promise<void> => {
     let seq = 0;
     while (running) {
       const leader = cluster.leaders().sort((x, y) => y.raft.currentTerm() - x.raft.currentTerm())[0];
-      if (!leader) {
-        await cluster.anyEvent(50);
+      if (!leader || completed >= budget) {
+        await cluster.anyEvent(20);
         continue;
       }
       const key = keys[Math.floor(pick() * keys.length)]!;
@@ -132,7 +144,8 @@ export async function chaos(seed: number, size: number, phases: number, opsPerPh
       default:
         faults.push('calm');
     }
-    const target = completed + opsPerPhase;
+    budget += opsPerPhase;
+    const target = budget;
     // Each fault lasts long enough for elections to happen under it (a few
     // heartbeat timeouts) and for the clients to push ops through it.
     const minEnd = Date.now() + 400;
