@@ -29,3 +29,16 @@ describe('example Raft under seeded chaos (InmemTransport)', () => {
     60_000,
   );
 });
+
+describe('example Raft under seeded chaos (NetworkTransport over TCP, FaultNetwork)', () => {
+  it.each(only ?? [606, 707])(
+    '3 nodes over real sockets, seed %i: no lost write, converged, linearizable',
+    async (seed) => {
+      const report = await chaos(seed, 3, 8, 120, 'tcp');
+      console.log(JSON.stringify(report));
+      expect(report.problems).toEqual([]);
+      expect(report.acked).toBeGreaterThan(150);
+    },
+    60_000,
+  );
+});

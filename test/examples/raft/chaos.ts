@@ -35,14 +35,21 @@ export interface ChaosReport {
   problems: string[];
 }
 
-export async function chaos(seed: number, size: number, phases: number, opsPerPhase: number): Promise<ChaosReport> {
+export async function chaos(
+  seed: number,
+  size: number,
+  phases: number,
+  opsPerPhase: number,
+  over: 'inmem' | 'tcp' = 'inmem',
+): Promise<ChaosReport> {
   const schedule = prng(seed);
   const pick = prng(seed ^ 0x5bd1e995);
   const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-  const cluster = new Cluster(
+  const cluster = await Cluster.create(
     ids,
     { ...FAST, snapshotThreshold: 48, trailingLogs: 16, snapshotInterval: 100 },
     prng(seed ^ 0x9e3779b9),
+    over === 'tcp' ? { seed } : undefined,
   );
   cluster.bootstrap();
   (globalThis as Record<string, unknown>).dump = () => {
@@ -153,7 +160,7 @@ export async function chaos(seed: number, size: number, phases: number, opsPerPh
     while ((completed < target || Date.now() < minEnd) && Date.now() < deadline) await cluster.anyEvent(100);
     cluster.heal();
     cluster.setLatency(0, 0);
-    for (const id of down) cluster.startNode(id);
+    for (const id of down) await cluster.startNode(id);
     down.clear();
   }
   running = false;

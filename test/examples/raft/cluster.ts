@@ -3,7 +3,14 @@
  * controllable network (partitions, one-way blocks) and restarts that keep
  * each node's stores, as a disk would. Test helper only.
  */
-import { InmemTransport, type ServerID } from '../../../src/index.ts';
+import {
+  FaultNetwork,
+  InmemTransport,
+  NetworkTransport,
+  type ServerID,
+  TCPStreamLayer,
+  type Transport,
+} from '../../../src/index.ts';
 import { KVFSM } from '../../../examples/raft/kv/kv-fsm.ts';
 import { Raft } from '../../../examples/raft/raft.ts';
 import { InmemLogStore, InmemSnapshotStore, InmemStableStore } from '../../../examples/raft/stores/inmem-store.ts';
@@ -15,7 +22,8 @@ import { LaggyTransport } from './laggy-transport.ts';
 export interface Node {
   id: ServerID;
   addr: string;
-  trans: InmemTransport;
+  /** The real transport: in memory, or TCP through a FaultNetwork layer. */
+  trans: Transport;
   raft: Raft;
   fsm: KVFSM;
   logs: InmemLogStore;
@@ -52,10 +60,27 @@ export class Cluster {
   private latency: [number, number] = [0, 0];
   readonly history: History = { leaders: new Map(), applied: new Map(), violations: [] };
 
-  constructor(
+  /** Set for TCP clusters: partitions, blocks and latency go through it. */
+  network: FaultNetwork | undefined;
+
+  /** Builds and starts a cluster; `tcp` runs it over NetworkTransport on 127.0.0.1 through a seeded FaultNetwork. */
+  static async create(
     ids: ServerID[],
-    private readonly conf: Partial<RaftConfig> = FAST,
-    private readonly random: () => number = Math.random,
+    conf: Partial<RaftConfig> = FAST,
+    random: () => number = Math.random,
+    tcp?: { seed: number },
+  ): Promise<Cluster> {
+    const c = new Cluster(ids, conf, random);
+    if (tcp) c.network = new FaultNetwork({ seed: tcp.seed });
+    for (const n of c.nodes.values()) await c.boot(n);
+    c.relink();
+    return c;
+  }
+
+  private constructor(
+    ids: ServerID[],
+    private readonly conf: Partial<RaftConfig>,
+    private readonly random: () => number,
   ) {
     for (const id of ids) {
       const node: Node = {
@@ -72,14 +97,16 @@ export class Cluster {
       };
       this.nodes.set(id, node);
     }
-    for (const n of this.nodes.values()) this.boot(n);
-    this.relink();
   }
 
-  private boot(n: Node): void {
-    n.trans = new InmemTransport(n.addr, { localID: n.id, timeout: 500 });
+  private async boot(n: Node): Promise<void> {
+    if (this.network) {
+      const inner = await TCPStreamLayer.listen(n.addr.startsWith('127.') ? n.addr : '127.0.0.1:0');
+      n.addr = inner.addr();
+      n.trans = new NetworkTransport(this.network.join(inner, { name: n.id }), { localID: n.id, timeout: 500 });
+    } else n.trans = new InmemTransport(n.addr, { localID: n.id, timeout: 500 });
     n.laggy = new LaggyTransport(n.trans, this.random);
-    n.laggy.latency = this.latency;
+    if (!this.network) n.laggy.latency = this.latency;
     n.fsm = new KVFSM();
     n.raft = new Raft({ ...this.conf, localID: n.id, random: this.random }, n.fsm, n.logs, n.stable, n.snaps, n.laggy);
     n.up = true;
@@ -108,12 +135,22 @@ export class Cluster {
 
   /** Applies `blocked` to the in-memory routes. */
   relink(): void {
+    const net = this.network;
+    if (net) {
+      void net.heal();
+      for (const key of this.blocked) {
+        const [from, to] = key.split('>') as [string, string];
+        void net.block(from, to);
+      }
+      return;
+    }
     for (const a of this.nodes.values()) {
       if (!a.up) continue;
       for (const b of this.nodes.values()) {
         if (a === b) continue;
-        if (b.up && !this.blocked.has(`${a.id}>${b.id}`)) a.trans.connect(b.addr, b.trans);
-        else a.trans.disconnect(b.addr);
+        const t = a.trans as InmemTransport;
+        if (b.up && !this.blocked.has(`${a.id}>${b.id}`)) t.connect(b.addr, b.trans);
+        else t.disconnect(b.addr);
       }
     }
   }
@@ -137,6 +174,11 @@ export class Cluster {
   /** Latency on every outgoing call of every node, ms. */
   setLatency(min: number, max: number): void {
     this.latency = [min, max];
+    if (this.network) {
+      this.network.configure(max > 0 ? { latency: { minMs: min, maxMs: max } } : {});
+      void this.network.cutAll(); // so open connections redial with the new latency
+      return;
+    }
     for (const n of this.nodes.values()) if (n.up) n.laggy.latency = [min, max];
   }
 
@@ -154,10 +196,10 @@ export class Cluster {
     this.relink();
   }
 
-  startNode(id: ServerID): void {
+  async startNode(id: ServerID): Promise<void> {
     const n = this.nodes.get(id)!;
     if (n.up) return;
-    this.boot(n);
+    await this.boot(n);
     this.relink();
   }
 

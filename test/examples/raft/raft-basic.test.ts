@@ -10,7 +10,7 @@ afterEach(async () => {
 
 describe('example Raft over InmemTransport', () => {
   it('elects one leader and replicates commands to every FSM', async () => {
-    cluster = new Cluster(['a', 'b', 'c']);
+    cluster = await Cluster.create(['a', 'b', 'c']);
     cluster.bootstrap();
     const leader = await cluster.waitLeader();
     const results: unknown[] = [];
@@ -32,7 +32,7 @@ const set = (key: string, value: string) => encodeCommand({ op: 'set', key, valu
 
 describe('example Raft: leadership, membership, snapshots', () => {
   it('transfers leadership to a named node with TimeoutNow', async () => {
-    cluster = new Cluster(['a', 'b', 'c']);
+    cluster = await Cluster.create(['a', 'b', 'c']);
     cluster.bootstrap();
     const leader = await cluster.waitLeader();
     await leader.raft.apply(set('x', '1'));
@@ -46,7 +46,7 @@ describe('example Raft: leadership, membership, snapshots', () => {
   });
 
   it('adds and removes voters; the removed leader steps down', async () => {
-    cluster = new Cluster(['a', 'b', 'c', 'd']);
+    cluster = await Cluster.create(['a', 'b', 'c', 'd']);
     const a = cluster.nodes.get('a')!;
     a.raft.bootstrapCluster({ servers: [{ id: 'a', address: a.addr, suffrage: 0 }] });
     const leader = await cluster.waitLeader();
@@ -70,7 +70,7 @@ describe('example Raft: leadership, membership, snapshots', () => {
   });
 
   it('a follower down past log compaction catches up by InstallSnapshot, then restarts from its stores', async () => {
-    cluster = new Cluster(['a', 'b', 'c']);
+    cluster = await Cluster.create(['a', 'b', 'c']);
     cluster.bootstrap();
     let leader = await cluster.waitLeader();
     const lagging = [...cluster.nodes.values()].find((n) => n !== leader)!;
@@ -80,7 +80,7 @@ describe('example Raft: leadership, membership, snapshots', () => {
     (leader.raft.config as { trailingLogs: number }).trailingLogs = 10;
     const meta = leader.raft.snapshot();
     expect(leader.raft.logs.firstIndex()).toBeGreaterThan(lagging.raft.lastIndex() + 1);
-    cluster.startNode(lagging.id);
+    await cluster.startNode(lagging.id);
     leader = await cluster.waitLeader();
     await leader.raft.barrier();
     await cluster.waitApplied(leader.raft.lastApplied);
@@ -89,14 +89,14 @@ describe('example Raft: leadership, membership, snapshots', () => {
     // restart: the snapshot and the log after it come back from the stores
     await cluster.stopNode(lagging.id);
     await leader.raft.apply(set('after', 'restart'));
-    cluster.startNode(lagging.id);
+    await cluster.startNode(lagging.id);
     await cluster.waitApplied(leader.raft.lastApplied);
     expect(lagging.fsm.entries()).toEqual(leader.fsm.entries());
     expect(cluster.history.violations).toEqual([]);
   });
 
   it('fails apply() with a typed error on a follower and when leadership is lost', async () => {
-    cluster = new Cluster(['a', 'b', 'c']);
+    cluster = await Cluster.create(['a', 'b', 'c']);
     cluster.bootstrap();
     const leader = await cluster.waitLeader();
     const follower = [...cluster.nodes.values()].find((n) => n !== leader)!;
