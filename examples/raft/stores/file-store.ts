@@ -18,6 +18,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  truncateSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -72,11 +73,17 @@ export class FileLogStore implements LogStore {
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, 'raft.log');
-    if (existsSync(this.path)) this.replay(readFileSync(this.path));
+    if (existsSync(this.path)) {
+      const buf = readFileSync(this.path);
+      const good = this.replay(buf);
+      // Cut a torn tail off, or the next append would land behind garbage.
+      if (good < buf.length) truncateSync(this.path, good);
+    }
     this.fd = openSync(this.path, 'a');
   }
 
-  private replay(buf: Buffer): void {
+  /** Loads the records; returns the length of the intact prefix. */
+  private replay(buf: Buffer): number {
     let off = 0;
     while (off + 4 <= buf.length) {
       const len = buf.readUInt32BE(off);
@@ -87,6 +94,7 @@ export class FileLogStore implements LogStore {
       off += 4 + len;
       this.records++;
     }
+    return off;
   }
 
   firstIndex(): number {
