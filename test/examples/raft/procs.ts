@@ -36,11 +36,15 @@ export class Proc {
   constructor(
     readonly id: string,
     readonly args: string[],
+    /** Another node binary with the same flags and API (the Go raftnode); default: the TypeScript node. */
+    readonly bin?: string,
   ) {}
 
   /** Starts the node; resolves once it printed its RAFT and HTTP addresses. */
   async start(extra: string[] = []): Promise<this> {
-    const child = spawn(process.execPath, ['--import', 'tsx', nodeScript, '--id', this.id, ...this.args, ...extra], {
+    const argv = ['--id', this.id, ...this.args, ...extra];
+    const [cmd, full] = this.bin ? [this.bin, argv] : [process.execPath, ['--import', 'tsx', nodeScript, ...argv]];
+    const child = spawn(cmd, full, {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
