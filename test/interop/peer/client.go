@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -258,7 +259,7 @@ func scenarioRemoteError(c *client) string {
 	var resp raft.AppendEntriesResponse
 	err := c.trans.AppendEntries(c.id, c.target, req, &resp)
 	check(err != nil && err.Error() == "go says no", "Term 666: got error %v, want \"go says no\"", err)
-	check(resp == raft.AppendEntriesResponse{}, "Term 666: response not zero: %+v", resp)
+	check(reflect.DeepEqual(resp, raft.AppendEntriesResponse{}), "Term 666: response not zero: %+v", resp)
 	// The connection went back to the pool; the next call must work.
 	c.append("after-remote-error", appendReq(3, 4, 5, []*raft.Log{entry(6, 4, raft.LogCommand, []byte("ok"), nil)}), true, false)
 
