@@ -34,10 +34,7 @@
  * does not treat a heartbeat with an empty (non-null) leader as a heartbeat;
  * the Go pipeline depth is the fixed rpcMaxPipeline = 128.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
@@ -51,94 +48,30 @@ import {
   type LogType,
 } from '../../src/commands.ts';
 import type { RPC } from '../../src/transport.ts';
+import {
+  buildGoProgram,
+  DEBIAN_GOPATH,
+  GO_VERSIONS,
+  type GoRaftVersion,
+  goAvailable,
+  goEnv,
+  goSkipReason,
+} from '../helpers/go-build.ts';
 import { type RunResult, runProcess } from '../helpers/run-process.ts';
 
-export const GOPATH = '/usr/share/gocode';
+export const GOPATH = DEBIAN_GOPATH;
 export const RAFT_SRC_DIR = path.join(GOPATH, 'src/github.com/hashicorp/raft');
 export const PEER_DIR = fileURLToPath(new URL('./peer/', import.meta.url));
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-// ---------------------------------------------------------------------------
-// Go toolchain and build
-
-let availability: { ok: boolean; reason?: string } | undefined;
-
-/** Whether the Go peer can be built here: `go` on PATH and Debian's hashicorp/raft sources. */
-export function goAvailable(): { ok: boolean; reason?: string } {
-  if (availability) return availability;
-  const v = spawnSync('go', ['version'], { encoding: 'utf8', env: goEnv(), timeout: 30_000 });
-  if (v.error || v.status !== 0) {
-    availability = { ok: false, reason: `Go toolchain not usable ('go version': ${v.error?.message ?? v.stderr.trim()})` };
-  } else if (!fs.existsSync(path.join(RAFT_SRC_DIR, 'net_transport.go'))) {
-    availability = {
-      ok: false,
-      reason: `hashicorp/raft sources missing at ${RAFT_SRC_DIR} (apt-get install golang-github-hashicorp-raft-dev)`,
-    };
-  } else {
-    availability = { ok: true };
-  }
-  // CI installs Go on purpose: there, a missing toolchain is a failure, not a skip.
-  if (!availability.ok && process.env.RAFT_TRANSPORT_REQUIRE_GO) {
-    throw new Error(`RAFT_TRANSPORT_REQUIRE_GO is set but the Go interop peer can't run: ${availability.reason}`);
-  }
-  return availability;
-}
-
-/** Environment for the go tool: GOPATH mode against Debian's packaged sources, offline. */
-export function goEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    GO111MODULE: 'off',
-    GOPATH,
-    GOCACHE: path.join(os.tmpdir(), 'raft-transport-go-cache'),
-    GOFLAGS: '',
-    GOPROXY: 'off',
-    GOTOOLCHAIN: 'local',
-  };
-}
-
-let buildPromise: Promise<string> | undefined;
+export { GO_VERSIONS, type GoRaftVersion, goAvailable, goEnv, goSkipReason };
 
 /**
- * Builds the peer (once per process) into os.tmpdir()/raft-transport-go-peer-<hash>,
- * where the hash covers the Go sources and the Go version; an existing binary
- * with the same hash is reused. Resolves with the binary's path.
+ * Builds the peer against raft `version` (default Debian's 1.1.2), once per
+ * process and source hash (see test/helpers/go-build.ts); resolves with the binary's path.
  */
-export function buildGoPeer(): Promise<string> {
-  buildPromise ??= doBuild();
-  return buildPromise;
-}
-
-async function doBuild(): Promise<string> {
-  const avail = goAvailable();
-  if (!avail.ok) throw new Error(`cannot build the Go peer: ${avail.reason}`);
-  const hash = createHash('sha256');
-  hash.update(spawnSync('go', ['version'], { encoding: 'utf8', env: goEnv() }).stdout);
-  for (const name of fs
-    .readdirSync(PEER_DIR)
-    .filter((f) => f.endsWith('.go'))
-    .sort()) {
-    hash.update(`\0${name}\0`);
-    hash.update(fs.readFileSync(path.join(PEER_DIR, name)));
-  }
-  const dir = path.join(os.tmpdir(), `raft-transport-go-peer-${hash.digest('hex').slice(0, 16)}`);
-  const bin = path.join(dir, 'raft-peer');
-  if (fs.existsSync(bin)) return bin;
-  fs.mkdirSync(dir, { recursive: true });
-  // Build beside the target and rename, so parallel test files never see half a binary.
-  const tmp = `${bin}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const res = await runProcess('go', ['build', '-o', tmp, '.'], {
-    cwd: PEER_DIR,
-    env: goEnv(),
-    timeoutMs: 300_000,
-    onSpawn: track,
-  });
-  if (res.code !== 0) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`go build of ${PEER_DIR} failed (exit ${res.code}${res.timedOut ? ', timed out' : ''}):\n${res.stderr}`);
-  }
-  fs.renameSync(tmp, bin);
-  return bin;
+export function buildGoPeer(version: GoRaftVersion = '1.1.2'): Promise<string> {
+  return buildGoProgram(PEER_DIR, version);
 }
 
 // ---------------------------------------------------------------------------
@@ -170,6 +103,10 @@ export interface GoServer {
   readonly pid: number | undefined;
   /** What the server wrote to stderr so far (transport logs with `verbose`). */
   stderr(): string;
+  /** The `SAW` reports so far (with `report`), oldest first. */
+  seen(): GoSaw[];
+  /** Resolves once at least `count` reports arrived; rejects after `timeoutMs` (10 s) or if the server exits. */
+  waitSeen(count: number, timeoutMs?: number): Promise<GoSaw[]>;
   /** Ends stdin so the server closes its transport and exits; SIGKILL after `timeoutMs` (5 s). */
   close(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -183,19 +120,48 @@ export interface GoServerOptions {
   verbose?: boolean;
   /** How long to wait for the LISTEN line; default 15 s. */
   startTimeoutMs?: number;
+  /** hashicorp/raft version the peer is built against; default 1.1.2. */
+  version?: GoRaftVersion;
+  /** Print a `SAW {json}` line per RPC: what Go decoded (header ID/Addr, AppendedAt, heartbeat path). */
+  report?: boolean;
+  /** 1.7.3: NetworkTransportConfig.MsgpackUseNewTimeFormat. */
+  newTimeFormat?: boolean;
+  /** Extra raw arguments for `raft-peer serve`. */
+  extraArgs?: string[];
+}
+
+/** One RPC as the Go server decoded it (`raft-peer serve -report`). */
+export interface GoSaw {
+  /** 'AppendEntries' | 'RequestVote' | 'RequestPreVote' | 'InstallSnapshot' | 'TimeoutNow'. */
+  type: string;
+  /** Came through the heartbeat fast-path handler. */
+  heartbeat: boolean;
+  protocolVersion: number;
+  /** RPCHeader.ID / Addr as Go saw them: null for a nil slice (and always on 1.1.2). */
+  id: string | null;
+  addr: string | null;
+  /** AppendEntries.Leader (null when nil). */
+  leader: string | null;
+  /** Per entry (AppendEntries): AppendedAt as Go decoded it. */
+  appendedAt?: { zero: boolean; unixNano: string; rfc3339: string }[];
 }
 
 /** Starts `raft-peer serve` and resolves once it printed its LISTEN address. */
 export async function startGoServer(opts: GoServerOptions = {}): Promise<GoServer> {
-  const bin = await buildGoPeer();
+  const bin = await buildGoPeer(opts.version);
   const args = ['serve', '-addr', opts.addr ?? '127.0.0.1:0'];
   if (opts.heartbeat) args.push('-heartbeat');
+  if (opts.report) args.push('-report');
+  if (opts.newTimeFormat) args.push('-new-time-format');
+  if (opts.extraArgs) args.push(...opts.extraArgs);
   if (opts.verbose) args.push('-v');
   const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   track(child);
   child.stdin.on('error', () => {}); // EPIPE if it already died; 'exit' reports that
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const saw: GoSaw[] = [];
+  const waiters = new Set<{ count: number; done: () => void }>();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -212,7 +178,20 @@ export async function startGoServer(opts: GoServerOptions = {}): Promise<GoServe
       if (m?.[1]) {
         clearTimeout(timer);
         child.stdout.off('data', onData);
-        child.stdout.resume(); // keep draining; nothing else is expected
+        let rest = buf.slice(m.index + m[0].length);
+        const onReport = (d: string): void => {
+          rest += d;
+          let nl = rest.indexOf('\n');
+          while (nl >= 0) {
+            const line = rest.slice(0, nl);
+            rest = rest.slice(nl + 1);
+            if (line.startsWith('SAW ')) saw.push(JSON.parse(line.slice(4)) as GoSaw);
+            nl = rest.indexOf('\n');
+          }
+          for (const w of [...waiters]) if (saw.length >= w.count) w.done();
+        };
+        child.stdout.on('data', onReport);
+        onReport('');
         resolve(m[1]);
       }
     };
@@ -228,6 +207,31 @@ export async function startGoServer(opts: GoServerOptions = {}): Promise<GoServe
     addr,
     pid: child.pid,
     stderr: () => stderr,
+    seen: () => [...saw],
+    waitSeen(count, timeoutMs = 10_000) {
+      return new Promise<GoSaw[]>((resolve, reject) => {
+        const w = {
+          count,
+          done: () => {
+            clearTimeout(timer);
+            waiters.delete(w);
+            resolve([...saw]);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`Go server reported ${saw.length} RPCs, expected ${count}; stderr:\n${stderr}`));
+        }, timeoutMs);
+        waiters.add(w);
+        if (saw.length >= count) w.done();
+        void exited.then(() => {
+          if (waiters.delete(w)) {
+            clearTimeout(timer);
+            reject(new Error(`Go server exited after ${saw.length} of ${count} reports; stderr:\n${stderr}`));
+          }
+        });
+      });
+    },
     close(timeoutMs = 5_000) {
       closing ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
@@ -255,9 +259,9 @@ export async function runGoClient(
   target: string,
   scenario: string,
   extraArgs: string[] = [],
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; version?: GoRaftVersion } = {},
 ): Promise<RunResult> {
-  const bin = await buildGoPeer();
+  const bin = await buildGoPeer(opts.version);
   return runProcess(bin, ['client', '-target', target, '-scenario', scenario, ...extraArgs], {
     timeoutMs: opts.timeoutMs ?? 120_000,
     onSpawn: track,
@@ -285,9 +289,9 @@ export interface GoBenchResult {
 /** Runs the Go bench client against `target` (any server following the responder rules). */
 export async function runGoBench(
   target: string,
-  opts: { scenario: BenchScenario; mode: BenchMode; n: number; warmup?: number; timeoutMs?: number },
+  opts: { scenario: BenchScenario; mode: BenchMode; n: number; warmup?: number; timeoutMs?: number; version?: GoRaftVersion },
 ): Promise<GoBenchResult> {
-  const bin = await buildGoPeer();
+  const bin = await buildGoPeer(opts.version);
   const args = ['bench', '-target', target, '-scenario', opts.scenario, '-mode', opts.mode];
   args.push('-n', String(opts.n), '-warmup', String(opts.warmup ?? Math.min(1000, opts.n)));
   const res = await runProcess(bin, args, { timeoutMs: opts.timeoutMs ?? 300_000, onSpawn: track });

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -258,7 +259,7 @@ func scenarioRemoteError(c *client) string {
 	var resp raft.AppendEntriesResponse
 	err := c.trans.AppendEntries(c.id, c.target, req, &resp)
 	check(err != nil && err.Error() == "go says no", "Term 666: got error %v, want \"go says no\"", err)
-	check(resp == raft.AppendEntriesResponse{}, "Term 666: response not zero: %+v", resp)
+	check(reflect.DeepEqual(resp, raft.AppendEntriesResponse{}), "Term 666: response not zero: %+v", resp)
 	// The connection went back to the pool; the next call must work.
 	c.append("after-remote-error", appendReq(3, 4, 5, []*raft.Log{entry(6, 4, raft.LogCommand, []byte("ok"), nil)}), true, false)
 
@@ -271,20 +272,30 @@ func scenarioRemoteError(c *client) string {
 		appendReq(3, 666, 11, []*raft.Log{entry(12, 666, raft.LogCommand, []byte("b"), nil)}),
 		appendReq(3, 4, 12, []*raft.Log{entry(13, 4, raft.LogCommand, []byte("c"), nil)}),
 	}
+	// Consume while sending: from 1.5 on the default depth (MaxRPCsInFlight 2)
+	// blocks the third send until the first future is taken.
+	errCh := make(chan error, 1)
+	go func() {
+		errCh <- guard(func() {
+			for i, r := range reqs {
+				f := <-p.Consumer()
+				check(f.Request() == r, "pipeline future #%d out of order", i)
+				err := f.Error()
+				if r.Term == 666 {
+					check(err != nil && err.Error() == "go says no", "pipeline #%d: error %v, want \"go says no\"", i, err)
+				} else {
+					check(err == nil, "pipeline #%d: error %v", i, err)
+					checkAppendResp(fmt.Sprintf("pipeline #%d", i), r, f.Response(), true, false)
+				}
+			}
+		})
+	}()
 	for i, r := range reqs {
 		_, err := p.AppendEntries(r, &raft.AppendEntriesResponse{})
 		check(err == nil, "pipeline send #%d: %v", i, err)
 	}
-	for i, r := range reqs {
-		f := <-p.Consumer()
-		check(f.Request() == r, "pipeline future #%d out of order", i)
-		err := f.Error()
-		if r.Term == 666 {
-			check(err != nil && err.Error() == "go says no", "pipeline #%d: error %v, want \"go says no\"", i, err)
-		} else {
-			check(err == nil, "pipeline #%d: error %v", i, err)
-			checkAppendResp(fmt.Sprintf("pipeline #%d", i), r, f.Response(), true, false)
-		}
+	if err := <-errCh; err != nil {
+		failf("%v", err)
 	}
 	return "error \"go says no\" with zero response, connection reused, in-order error in a pipeline"
 }
@@ -380,7 +391,7 @@ func scenarioPipeline(c *client) string {
 	if err := <-errCh; err != nil {
 		failf("%v", err)
 	}
-	return fmt.Sprintf("%d pipelined AppendEntries answered in order (Go depth %d)", total, 128)
+	return fmt.Sprintf("%d pipelined AppendEntries answered in order (raft %s, MaxRPCsInFlight flag %d)", total, raftVersion, maxInFlightFlag)
 }
 
 func scenarioConcurrent(c *client) string {
@@ -511,17 +522,21 @@ func scenarioOversize(c *client) string {
 }
 
 var scenarios = map[string]func(*client) string{
-	"append":       scenarioAppend,
-	"vote":         scenarioVote,
-	"snapshot":     scenarioSnapshot,
-	"timeoutnow":   scenarioTimeoutNow,
-	"remote-error": scenarioRemoteError,
-	"heartbeat":    scenarioHeartbeat,
-	"large-ints":   scenarioLargeInts,
-	"pipeline":     scenarioPipeline,
-	"concurrent":   scenarioConcurrent,
-	"unsafe-int":   scenarioUnsafeInt,
-	"oversize":     scenarioOversize,
+	"append":           scenarioAppend,
+	"vote":             scenarioVote,
+	"snapshot":         scenarioSnapshot,
+	"timeoutnow":       scenarioTimeoutNow,
+	"remote-error":     scenarioRemoteError,
+	"heartbeat":        scenarioHeartbeat,
+	"large-ints":       scenarioLargeInts,
+	"pipeline":         scenarioPipeline,
+	"concurrent":       scenarioConcurrent,
+	"header":           scenarioHeader,
+	"appendedat":       scenarioAppendedAt,
+	"prevote":          scenarioPreVote,
+	"pipeline-refused": scenarioPipelineRefused,
+	"unsafe-int":       scenarioUnsafeInt,
+	"oversize":         scenarioOversize,
 }
 
 var allOrder = []string{"append", "vote", "snapshot", "timeoutnow", "remote-error", "heartbeat", "large-ints", "pipeline", "concurrent"}
@@ -533,6 +548,8 @@ func clientMain(args []string) int {
 	expectFastpath := fs.Bool("expect-fastpath", false, "heartbeats must come back with NoRetryBackoff (server has a heartbeat handler)")
 	n := fs.Int("n", 0, "count for heartbeat / concurrent (per worker); 0 = default 100")
 	fs.BoolVar(&verbose, "v", false, "transport logs on stderr")
+	fs.IntVar(&maxInFlightFlag, "max-inflight", 0, "NetworkTransportConfig.MaxRPCsInFlight (1.5+; 0 = Go's default)")
+	fs.BoolVar(&newTimeFormatFlag, "new-time-format", false, "NetworkTransportConfig.MsgpackUseNewTimeFormat (1.7+)")
 	fs.Parse(args)
 	if *target == "" {
 		fmt.Fprintln(os.Stderr, "FAIL client: -target is required")

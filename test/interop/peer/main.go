@@ -86,7 +86,7 @@ func logOutput() io.Writer {
 
 // newTransport starts a real hashicorp NetworkTransport over TCP.
 func newTransport(bind string, maxPool int) (*raft.NetworkTransport, error) {
-	return raft.NewTCPTransport(bind, nil, maxPool, rpcTimeout, logOutput())
+	return newTransportWith(bind, maxPool, maxInFlightFlag, newTimeFormatFlag)
 }
 
 func usage() {

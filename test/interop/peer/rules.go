@@ -89,7 +89,9 @@ func respond(rpc raft.RPC, viaHeartbeatHandler bool) {
 	case *raft.TimeoutNowRequest:
 		rpc.Respond(&raft.TimeoutNowResponse{RPCHeader: req.RPCHeader}, nil)
 	default:
-		rpc.Respond(nil, errors.New("raft-peer: unexpected command"))
+		if !respondNewer(rpc) {
+			rpc.Respond(nil, errors.New("raft-peer: unexpected command"))
+		}
 	}
 }
 

@@ -17,7 +17,14 @@ func serveMain(args []string) int {
 	heartbeat := fs.Bool("heartbeat", false, "install a heartbeat fast-path handler")
 	noStdin := fs.Bool("no-stdin", false, "ignore stdin; run until SIGINT/SIGTERM")
 	fs.BoolVar(&verbose, "v", false, "transport logs on stderr")
+	doReport := fs.Bool("report", false, "print a SAW {json} line per RPC: what Go decoded")
+	fs.IntVar(&maxInFlightFlag, "max-inflight", 0, "NetworkTransportConfig.MaxRPCsInFlight (1.5+; 0 = Go's default)")
+	fs.BoolVar(&newTimeFormatFlag, "new-time-format", false, "NetworkTransportConfig.MsgpackUseNewTimeFormat (1.7+)")
 	fs.Parse(args)
+	answer := respond
+	if *doReport {
+		answer = func(rpc raft.RPC, hb bool) { report(rpc, hb); respond(rpc, hb) }
+	}
 
 	trans, err := newTransport(*addr, 3)
 	if err != nil {
@@ -25,7 +32,7 @@ func serveMain(args []string) int {
 		return 1
 	}
 	if *heartbeat {
-		trans.SetHeartbeatHandler(func(rpc raft.RPC) { respond(rpc, true) })
+		trans.SetHeartbeatHandler(func(rpc raft.RPC) { answer(rpc, true) })
 	}
 
 	done := make(chan struct{})
@@ -35,7 +42,7 @@ func serveMain(args []string) int {
 			case rpc := <-trans.Consumer():
 				// One goroutine per RPC: each belongs to its own connection
 				// handler, and a snapshot must not hold up the others.
-				go respond(rpc, false)
+				go answer(rpc, false)
 			case <-done:
 				return
 			}
