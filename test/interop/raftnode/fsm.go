@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -24,6 +26,12 @@ type kvFSM struct {
 	mu      sync.Mutex
 	data    map[string]string
 	applied uint64
+	// appendedAt is the last applied entry's Log.AppendedAt as this raft
+	// version decoded it from the leader's bytes (zero when the leader sent
+	// none); hasAppendedAt says whether this version's Log has the field
+	// (1.5.0+; 1.1.2 has none), for the interop tests' time-format checks.
+	appendedAt    time.Time
+	hasAppendedAt bool
 }
 
 func newKVFSM() *kvFSM { return &kvFSM{data: map[string]string{}} }
@@ -32,6 +40,11 @@ func (f *kvFSM) Apply(l *raft.Log) interface{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applied = l.Index
+	// Reflection rather than l.AppendedAt keeps one source for all three raft versions.
+	if at := reflect.ValueOf(l).Elem().FieldByName("AppendedAt"); at.IsValid() {
+		f.hasAppendedAt = true
+		f.appendedAt, _ = at.Interface().(time.Time)
+	}
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return nil // malformed commands are skipped alike on every node

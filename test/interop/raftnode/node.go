@@ -137,7 +137,19 @@ func (n *node) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	n.fsm.mu.Lock()
+	// Raft's applied index counts noop, configuration and barrier entries too,
+	// as the KV contract's appliedIndex does; the FSM sees only commands.
 	applied := n.fsm.applied
+	if a := num(stats["applied_index"]); a > applied {
+		applied = a
+	}
+	var appendedAt interface{}
+	if n.fsm.hasAppendedAt {
+		appendedAt = ""
+		if !n.fsm.appendedAt.IsZero() {
+			appendedAt = n.fsm.appendedAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
 	n.fsm.mu.Unlock()
 	out := map[string]interface{}{
 		"id":                string(n.id),
@@ -150,6 +162,9 @@ func (n *node) status(w http.ResponseWriter, r *http.Request) {
 		"lastSnapshotIndex": num(stats["last_snapshot_index"]),
 		"configuration":     servers,
 		"impl":              "go",
+		// Log.AppendedAt of the last applied command as decoded here: null when
+		// this raft version has no such field (1.1.2), "" when the leader sent none.
+		"lastAppendedAt": appendedAt,
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)
