@@ -183,7 +183,15 @@ export class MixedNode {
 
   /** Lines of its log that contain every one of `words`. */
   logLines(...words: string[]): string[] {
-    return this.log.split('\n').filter((l) => words.every((w) => l.includes(w)));
+    return this.logLinesSince(0, ...words);
+  }
+
+  /** The same, from log offset `mark` (an earlier `log.length`) on. */
+  logLinesSince(mark: number, ...words: string[]): string[] {
+    return this.log
+      .slice(mark)
+      .split('\n')
+      .filter((l) => words.every((w) => l.includes(w)));
   }
 }
 
