@@ -201,7 +201,11 @@ export class MixedNode {
 /** PUT /kv/key on `node` (redirected to the leader); true once acknowledged (204). */
 export async function put(http: string, key: string, value: string, ms = 10_000): Promise<boolean> {
   try {
-    const r = await fetch(`http://${http}/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(ms) });
+    const r = await fetch(`http://${http}/kv/${encodeURIComponent(key)}`, {
+      method: 'PUT',
+      body: value,
+      signal: AbortSignal.timeout(ms),
+    });
     await r.arrayBuffer();
     return r.status === 204;
   } catch {
@@ -232,7 +236,12 @@ export async function get(http: string, key: string, consistent = false): Promis
 }
 
 /** POST a JSON body (/join, /remove, /transfer, /snapshot); resolves with the status and text. */
-export async function post(http: string, route: string, body: unknown = {}, ms = 20_000): Promise<{ status: number; text: string }> {
+export async function post(
+  http: string,
+  route: string,
+  body: unknown = {},
+  ms = 20_000,
+): Promise<{ status: number; text: string }> {
   const r = await fetch(`http://${http}${route}`, {
     method: 'POST',
     body: JSON.stringify(body),
@@ -292,7 +301,10 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
  * that leader reports itself Leader (with `members` servers, if given) and has
  * published its HTTP address (_http/<id>), so redirects to it work.
  */
-export async function waitLeader(nodes: readonly MixedNode[], opts: { members?: number; ms?: number; not?: string } = {}): Promise<MixedNode> {
+export async function waitLeader(
+  nodes: readonly MixedNode[],
+  opts: { members?: number; ms?: number; not?: string } = {},
+): Promise<MixedNode> {
   return until(
     `one leader agreed by ${nodes.map((n) => n.id).join(', ')}${opts.not ? ` other than ${opts.not}` : ''}`,
     async () => {
@@ -335,7 +347,11 @@ export function sortedConf(s: Status): Array<{ id: string; address: string; suff
 }
 
 /** Resolves once every node in `nodes` reads `expected` for every key (values polled, so a lagging FSM catches up). */
-export async function waitValues(nodes: readonly MixedNode[], expected: ReadonlyMap<string, string | undefined>, ms = 30_000): Promise<void> {
+export async function waitValues(
+  nodes: readonly MixedNode[],
+  expected: ReadonlyMap<string, string | undefined>,
+  ms = 30_000,
+): Promise<void> {
   const keys = [...expected.keys()];
   let lastDiff = '';
   await until(
@@ -381,7 +397,11 @@ export async function formCluster(nodes: readonly MixedNode[]): Promise<MixedNod
 }
 
 /** Unique-key writers against the given nodes until stopped; the acknowledged writes are what must survive. */
-export function startLoad(targets: () => readonly MixedNode[], clients = 4, prefix = 'w'): { stop: () => Promise<Map<string, string>>; acked: Map<string, string> } {
+export function startLoad(
+  targets: () => readonly MixedNode[],
+  clients = 4,
+  prefix = 'w',
+): { stop: () => Promise<Map<string, string>>; acked: Map<string, string> } {
   const acked = new Map<string, string>();
   let running = true;
   const writers = Array.from({ length: clients }, async (_, c) => {
