@@ -314,7 +314,7 @@ export async function waitLeader(
       if (!leaderId || leaderId === opts.not || st.some((s) => s?.leader !== leaderId)) return undefined;
       const i = up.findIndex((n) => n.id === leaderId);
       const s = st[i];
-      if (!s || s.state !== 'Leader') return undefined;
+      if (s?.state !== 'Leader') return undefined;
       if (opts.members !== undefined && s.configuration.length !== opts.members) return undefined;
       const leader = up[i]!;
       if ((await get(leader.http, `_http/${leader.id}`).catch(() => undefined)) !== leader.http) return undefined;

@@ -32,7 +32,7 @@ async function writeKeys(http: string, prefix: string, n: number, clients = 32):
   const keys = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
   const ok = await mapLimit(keys, clients, async (k, i) => put(http, k, `value-${i}`));
   expect(ok.filter((x) => !x)).toEqual([]);
-  keys.forEach((k, i) => expected.set(k, `value-${i}`));
+  for (const [i, k] of keys.entries()) expected.set(k, `value-${i}`);
   const gone = keys.filter((_, i) => i % 10 === 0);
   expect((await mapLimit(gone, clients, (k) => del(http, k))).filter((x) => !x)).toEqual([]);
   for (const k of gone) expected.set(k, undefined);
