@@ -357,11 +357,11 @@ export async function waitValues(
   await until(
     `${keys.length} keys equal on ${nodes.map((n) => n.id).join(', ')}`,
     async () => {
-      for (const n of nodes) {
-        const got = await readKeys(n, keys);
+      const reads = await Promise.all(nodes.map((n) => readKeys(n, keys)));
+      for (const [i, got] of reads.entries()) {
         for (const k of keys) {
           if (got.get(k) !== expected.get(k)) {
-            lastDiff = `${n.name}: ${k} = ${String(got.get(k))}, want ${String(expected.get(k))}`;
+            lastDiff = `${nodes[i]!.name}: ${k} = ${String(got.get(k))}, want ${String(expected.get(k))}`;
             return false;
           }
         }

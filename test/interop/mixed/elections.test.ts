@@ -5,13 +5,14 @@
  * steady load of unique-key writes. Pre-vote is on on both sides (1.7.3's
  * default and the example's). No acknowledged write may be lost.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { goSkipReason } from '../../helpers/go-build.ts';
+import { buildGoProgram, goSkipReason } from '../../helpers/go-build.ts';
 import {
   formCluster,
   go,
   MixedNode,
+  RAFTNODE_DIR,
   post,
   startLoad,
   stopAll,
@@ -26,6 +27,10 @@ import {
 
 const skip = goSkipReason();
 afterEach(stopAll);
+// the build (cached) outside the tests' own timeouts
+beforeAll(async () => {
+  if (!skip) await buildGoProgram(RAFTNODE_DIR, '1.7.3');
+}, 300_000);
 
 describe.skipIf(skip !== undefined)(
   `Elections across languages (hashicorp/raft 1.7.3)${skip ? ` — skipped: ${skip}` : ''}`,

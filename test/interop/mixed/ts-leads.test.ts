@@ -3,13 +3,14 @@
  * leads Go followers, after a Go leader hands it leadership with TimeoutNow,
  * and changes the membership of a cluster of Go voters.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { goSkipReason } from '../../helpers/go-build.ts';
+import { buildGoProgram, goSkipReason } from '../../helpers/go-build.ts';
 import {
   formCluster,
   go,
   MixedNode,
+  RAFTNODE_DIR,
   mapLimit,
   post,
   put,
@@ -24,6 +25,10 @@ import {
 
 const skip = goSkipReason();
 afterEach(stopAll);
+// the build (cached) outside the tests' own timeouts
+beforeAll(async () => {
+  if (!skip) await buildGoProgram(RAFTNODE_DIR, '1.7.3');
+}, 300_000);
 
 async function writeKeys(http: string, prefix: string, n: number): Promise<Map<string, string>> {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
