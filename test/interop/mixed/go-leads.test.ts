@@ -68,10 +68,12 @@ describe.skipIf(skip !== undefined)(`Go leads, TS follows (hashicorp/raft 1.7.3)
     const leader = await formCluster(nodes); // g1 bootstraps; /join on g1 is AddVoter
     expect(leader.id).toBe('g1');
     const expected = await writeKeys(g1.http, 'k', 5000);
-    await waitValues(nodes, expected, 60_000);
+    // every key read back on the TS follower and on the Go leader; g2 is held to the same applied index below
+    await waitValues([g1, t1], expected, 60_000);
     const st = await waitConverged(nodes);
     const [gs, ts1] = [st[0]!, st[2]!];
     expect(ts1.appliedIndex).toBe(gs.commitIndex);
+    expect(st[1]!.appliedIndex).toBe(gs.commitIndex);
     expect(ts1.lastLogIndex).toBe(gs.lastLogIndex);
     expect(ts1.term).toBe(gs.term);
     expect((await g1.status())?.leader).toBe('g1'); // one leader all along: everything above went g1 → t1
