@@ -164,7 +164,16 @@ export async function chaos(
     down.clear();
   }
   running = false;
-  await Promise.all(clients);
+  const settled = await Promise.race([
+    Promise.all(clients).then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 15_000).unref()),
+  ]);
+  if (!settled) {
+    (globalThis as unknown as Record<string, (() => void) | undefined>).dump?.();
+    problems.push('clients stuck: an apply() or barrier() neither resolved nor failed within 15 s of healing');
+    await cluster.close();
+    return { seed, faults, ops: history.length, acked: 0, unknown: 0, reads: 0, leaders: cluster.history.leaders.size, problems };
+  }
 
   // Heal and converge.
   const leader = await cluster.waitLeader(15_000);
