@@ -32,6 +32,7 @@ interface LogRecord {
   y: LogType;
   d: string | null;
   a?: string | null;
+  x?: string | null;
 }
 type Record_ = { log: LogRecord } | { del: [number, number] };
 
@@ -41,6 +42,7 @@ const toRecord = (l: Log): LogRecord => ({
   y: l.type,
   d: l.data === null ? null : Buffer.from(l.data).toString('base64'),
   a: l.appendedAt ? l.appendedAt.toISOString() : null,
+  x: l.extensions ? Buffer.from(l.extensions).toString('base64') : null,
 });
 const fromRecord = (r: LogRecord): Log => ({
   index: r.i,
@@ -48,6 +50,7 @@ const fromRecord = (r: LogRecord): Log => ({
   type: r.y,
   data: r.d === null ? null : new Uint8Array(Buffer.from(r.d, 'base64')),
   appendedAt: r.a ? new Date(r.a) : null,
+  extensions: r.x ? new Uint8Array(Buffer.from(r.x, 'base64')) : null,
 });
 
 function writeFully(fd: number, buf: Buffer): void {

@@ -32,6 +32,8 @@ export interface ChaosReport {
   unknown: number;
   reads: number;
   leaders: number;
+  /** TCP runs: the most connections any node held to one peer after healing. */
+  maxConnections?: number;
   problems: string[];
 }
 
@@ -164,7 +166,16 @@ export async function chaos(
     down.clear();
   }
   running = false;
-  await Promise.all(clients);
+  const settled = await Promise.race([
+    Promise.all(clients).then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 15_000).unref()),
+  ]);
+  if (!settled) {
+    (globalThis as unknown as Record<string, (() => void) | undefined>).dump?.();
+    problems.push('clients stuck: an apply() or barrier() neither resolved nor failed within 15 s of healing');
+    await cluster.close();
+    return { seed, faults, ops: history.length, acked: 0, unknown: 0, reads: 0, leaders: cluster.history.leaders.size, problems };
+  }
 
   // Heal and converge.
   const leader = await cluster.waitLeader(15_000);
@@ -184,6 +195,17 @@ export async function chaos(
       problems.push(`acknowledged write ${op.key}=${op.value} is not in the log`);
     }
   }
+  let maxConnections = 0;
+  if (cluster.network) {
+    // No leak on flapping links: once healed, each node holds at most the pool (3), a pipeline and
+    // one call in progress per peer, however many connections the faults broke and redialed.
+    for (const n of cluster.nodes.values()) {
+      for (const p of n.trans.stats().peers) {
+        maxConnections = Math.max(maxConnections, p.connectionsOpen);
+        if (p.connectionsOpen > 5) problems.push(`${n.id} holds ${p.connectionsOpen} connections to ${p.peer}`);
+      }
+    }
+  }
   const lin = checkLinearizable(history);
   if (!lin.ok) problems.push(`history of key ${lin.badKey} is not linearizable`);
   await cluster.close();
@@ -195,6 +217,7 @@ export async function chaos(
     unknown: history.filter((o) => o.ret === Number.POSITIVE_INFINITY).length,
     reads: history.filter((o) => o.kind === 'read').length,
     leaders: cluster.history.leaders.size,
+    maxConnections,
     problems,
   };
 }

@@ -30,9 +30,12 @@ describe('file-backed stores', () => {
     expect(b.getLog(4)?.term).toBe(2);
     expect(new TextDecoder().decode(b.getLog(3)!.data!)).toBe('c3');
     expect(b.getLog(2)).toBeUndefined();
-    b.storeLogs([entry(5, 2)]); // lands after the intact prefix, not behind the garbage
+    b.storeLogs([{ ...entry(5, 2), extensions: Uint8Array.of(1, 2) }]); // lands after the intact prefix, not behind the garbage
     b.close();
-    expect(new FileLogStore(dir).lastIndex()).toBe(5);
+    const c = new FileLogStore(dir);
+    expect(c.lastIndex()).toBe(5);
+    expect(c.getLog(5)?.extensions).toEqual(Uint8Array.of(1, 2));
+    c.close();
   });
 
   it('rewrites the log compactly once most of it is dead, and it still reopens', () => {

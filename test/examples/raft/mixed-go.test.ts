@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!go.ok)(`KV example with a Go node in the cluster${go.ok ? '' : ` (skipped: ${go.reason})`}`, () => {
-  it('a Go node joins, replicates, becomes leader by transfer, and TS followers redirect to it', async () => {
+  it('a Go node joins, replicates, becomes leader by transfer, TS followers redirect to it, and a TS+Go pair re-elects after a crash', async () => {
     dir = mkdtempSync(join(tmpdir(), 'raftnode-'));
     const bin = join(dir, 'raftnode');
     execFileSync('go', ['build', '-o', bin, '.'], {
@@ -45,5 +45,17 @@ describe.skipIf(!go.ok)(`KV example with a Go node in the cluster${go.ok ? '' : 
     const follower = procs.find((p) => p !== g)!;
     expect(await put(follower.http, 'after', 'transfer')).toBe(true); // redirected to the Go leader
     expect(await get(follower.http, 'after', true)).toBe('transfer');
+    // Back to a TypeScript leader (the Go node's own LeadershipTransferToServer), then kill it: the
+    // survivors, one of each language, elect a leader; a TS candidate's pre-vote to a
+    // pre-1.7 Go node fails at the connection and counts as granted, as in hashicorp 1.7.
+    const n1 = procs.find((p) => p.id === 'n1')!;
+    expect(await post(g.http, '/transfer', { id: 'n1' })).toBe(204);
+    expect((await waitLeader(procs)).id).toBe('n1');
+    await n1.kill9();
+    const survivors = procs.filter((p) => p !== n1);
+    const next = await waitLeader(survivors);
+    console.log(`after the crash: ${next.id} leads`);
+    expect(await put(next.http, 'survivors', 'ok')).toBe(true);
+    for (const p of survivors) await until(`${p.id} to apply`, async () => (await get(p.http, 'survivors')) === 'ok');
   }, 90_000);
 });
