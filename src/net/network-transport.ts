@@ -16,7 +16,15 @@ import {
   type TimeoutNowRequest,
   type TimeoutNowResponse,
 } from '../commands.ts';
-import { ConnectionClosedError, ErrorCode, isTransportError, NotSupportedError, TransportShutdownError } from '../errors.ts';
+import {
+  ConnectionClosedError,
+  ErrorCode,
+  isTransportError,
+  NotSupportedError,
+  PreVoteNotSupportedError,
+  TransportShutdownError,
+} from '../errors.ts';
+import { PreVoteMemory } from './prevote-memory.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { finishSource } from '../internal/byte-source.ts';
 import { handlesReleased } from '../internal/handles-released.ts';
@@ -142,6 +150,8 @@ export class NetworkTransport implements Transport {
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
   private backoffTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** Peers that recently closed the connection on a RequestPreVote (raft before 1.7). */
+  private readonly preVoteMemory = new PreVoteMemory();
   /** `localID` and `localAddr()` as bytes, made on the first dial. */
   private identity: Identity | undefined;
 
@@ -211,7 +221,24 @@ export class NetworkTransport implements Transport {
     req: RequestPreVoteRequest,
     opts?: CallOptions,
   ): Promise<RequestPreVoteResponse> {
-    return this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>;
+    // A peer before hashicorp/raft 1.7 answers type 4 by closing the connection:
+    // report that as PreVoteNotSupportedError (and remember it for a while), so
+    // a Raft can tell "no pre-vote here" from a broken link and fall back.
+    const addr = this.resolve(id, target);
+    if (this.preVoteMemory.lacks(addr)) return Promise.reject(new PreVoteNotSupportedError(addr, { remembered: true }));
+    return (this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>).then(
+      (resp) => {
+        this.preVoteMemory.forget(addr);
+        return resp;
+      },
+      (err: unknown) => {
+        if (isTransportError(err, ErrorCode.ConnectionClosed) && this.closing === undefined) {
+          this.preVoteMemory.remember(addr);
+          throw new PreVoteNotSupportedError(addr, { cause: err });
+        }
+        throw err;
+      },
+    );
   }
 
   timeoutNow(id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {
