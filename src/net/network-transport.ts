@@ -52,7 +52,13 @@ import { Inbound } from './inbound.ts';
 import { PeerStats, type TransportStats } from './peer-stats.ts';
 import { TrackedCall } from './tracked-call.ts';
 import type { StreamLayer } from './layers/stream-layer.ts';
-import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './codec/wire-format.ts';
+import {
+  type DecodeLimits,
+  resolveDecodeLimits,
+  resolveWireFormat,
+  type WireFormat,
+  type WireFormatPreset,
+} from './codec/wire-format.ts';
 
 /**
  * Peers whose counters are kept even while idle. Past this, entries of peers
@@ -80,8 +86,13 @@ export interface NetworkTransportOptions {
   maxRPCsInFlight?: number;
   /** Resolves server IDs to addresses; when it returns undefined or throws, the target is used. */
   serverAddressProvider?: ServerAddressProvider;
-  /** Which Go generation our bytes imitate (default: the latest field set, Go's default time format). */
-  wireFormat?: WireFormat;
+  /**
+   * Which hashicorp/raft generation our bytes imitate: a preset matching the
+   * cluster ('hashicorp-1.1', 'hashicorp-1.5', 'hashicorp-1.6+' — the
+   * default — or 'hashicorp-1.6+-msgpack-time' for Go peers with
+   * MsgpackUseNewTimeFormat), or explicit knobs. Decoding accepts every generation.
+   */
+  wireFormat?: WireFormat | WireFormatPreset;
   /** Bounds on what a peer can make us buffer or allocate (see DecodeLimits). */
   limits?: Partial<DecodeLimits>;
   /** Largest InstallSnapshot accepted, in bytes (default 64 GiB). Streamed, never buffered. */
@@ -162,7 +173,7 @@ export class NetworkTransport implements Transport {
       timeout: options.timeout ?? 10_000,
       timeoutScale: options.timeoutScale ?? 256 * 1024,
       maxRPCsInFlight,
-      wireFormat: options.wireFormat ?? {},
+      wireFormat: resolveWireFormat(options.wireFormat),
       limits: resolveDecodeLimits(options.limits),
       maxSnapshotSize: options.maxSnapshotSize ?? 64 * 1024 ** 3,
       idleTimeout: options.idleTimeout ?? 60_000,
