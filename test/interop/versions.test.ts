@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { type AnyRequest, type AppendEntriesRequest, LogType, RpcType } from '../../src/commands.ts';
 import { PreciseDate } from '../../src/net/codec/go-time.ts';
-import type { WireFormat } from '../../src/net/codec/wire-format.ts';
+import type { WireFormat, WireFormatPreset } from '../../src/net/codec/wire-format.ts';
 import { newTCPTransport } from '../../src/net/tcp-transport.ts';
 import {
   appendRequest,
@@ -253,6 +253,35 @@ describe.skipIf(skipReason !== undefined).each(GO_VERSIONS)('raft %s, newer prot
         await client.close();
       }
     });
+
+    it.runIf(since15)(
+      'AppendedAt format mismatch: 1.5.0 drops the connection on msgpack time; 1.7.3 reads either format whatever its setting',
+      async () => {
+        const send = async (wireFormat: WireFormatPreset, newTimeFormat: boolean) => {
+          const go = await reportingServer({ newTimeFormat });
+          const client = await newTCPTransport('127.0.0.1:0', { timeout: TIMEOUT, wireFormat });
+          try {
+            const entries = [
+              { ...logEntry(2, 3, LogType.Command, null), appendedAt: PreciseDate.fromUnixNanoseconds(APPENDED_AT_NS[0] ?? 0n) },
+            ];
+            const req = appendRequest({ term: 3, prevLogEntry: 1, entries });
+            return await client.appendEntries(GO_ID, go.addr, req).then(
+              async () => (await go.waitSeen(1))[0]?.appendedAt?.[0]?.unixNano,
+              (err: unknown) => (err as { code?: string }).code,
+            );
+          } finally {
+            await client.close();
+          }
+        };
+        const exact = String(APPENDED_AT_NS[0]);
+        if (since17) {
+          expect(await send('hashicorp-1.6+-msgpack-time', false)).toBe(exact);
+          expect(await send('hashicorp-1.6+', true)).toBe(exact);
+        } else {
+          expect(await send('hashicorp-1.6+-msgpack-time', false)).toBe('ERR_CONNECTION_CLOSED');
+        }
+      },
+    );
 
     it("heartbeat detection: Go's own fast path for Addr/Leader combinations", async () => {
       const go = await reportingServer({ heartbeat: true });
