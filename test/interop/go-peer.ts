@@ -289,10 +289,21 @@ export interface GoBenchResult {
 /** Runs the Go bench client against `target` (any server following the responder rules). */
 export async function runGoBench(
   target: string,
-  opts: { scenario: BenchScenario; mode: BenchMode; n: number; warmup?: number; timeoutMs?: number; version?: GoRaftVersion },
+  opts: {
+    scenario: BenchScenario;
+    mode: BenchMode;
+    n: number;
+    warmup?: number;
+    timeoutMs?: number;
+    /** hashicorp/raft release of the Go client (default 1.1.2). */
+    version?: GoRaftVersion;
+    /** Pipeline window, MaxRPCsInFlight (1.5+; default Go's 2; 1.1.2 is fixed at 128). */
+    window?: number;
+  },
 ): Promise<GoBenchResult> {
   const bin = await buildGoPeer(opts.version);
   const args = ['bench', '-target', target, '-scenario', opts.scenario, '-mode', opts.mode];
+  if (opts.window !== undefined) args.push('-window', String(opts.window));
   args.push('-n', String(opts.n), '-warmup', String(opts.warmup ?? Math.min(1000, opts.n)));
   const res = await runProcess(bin, args, { timeoutMs: opts.timeoutMs ?? 300_000, onSpawn: track });
   if (res.code !== 0) {

@@ -26,6 +26,7 @@ import {
   killAllGoProcesses,
   logEntry,
   respondDeterministically,
+  runGoBench,
   runGoClient,
   startGoServer,
 } from './go-peer.ts';
@@ -185,6 +186,14 @@ describe.skipIf(skipReason !== undefined).each(GO_VERSIONS)('raft %s, newer prot
     it.runIf(since15)('MaxRPCsInFlight 1: Go refuses to pipeline and replicates synchronously', async () => {
       await withRecordingServer(async (addr) => {
         await goClient(version, addr, 'pipeline-refused', ['-max-inflight', '1']);
+      });
+    });
+    it('bench: the Go client names its release and pipelines at the window asked (-window, 1.5+)', async () => {
+      await withRecordingServer(async (addr) => {
+        const window = since15 ? 16 : undefined;
+        const res = await runGoBench(addr, { scenario: '128b', mode: 'pipeline', n: 100, warmup: 10, version, window });
+        expect(res.client).toContain(`hashicorp/raft ${version} `);
+        expect(res.pipelineDepth).toBe(since15 ? 16 : 128);
       });
     });
   });
