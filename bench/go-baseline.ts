@@ -13,16 +13,21 @@
  * builds it once): its inputs are the "same request" workload, not our ring.
  * That favours Go, so ours-vs-Go ratios err on Go's side.
  *
- * TODO(issue 13, lead): wire 1.5.0 and 1.7.3 once the `wire` branch's
- * build helper for test/interop/peer lands (one binary per release, built
- * against /work/shared/upstream-go/<tree>, with a -window flag for
- * MaxRPCsInFlight and, ideally, a ring of distinct requests in bench.go).
- * Then: make `wired()` accept them, pass the binary/window through in
- * startGoBaseline, and the anchors in plan.ts already ask for 1.7.3 at
- * window 2 and at REFERENCE_WINDOW.
+ * Every release is built from test/interop/peer by test/helpers/go-build.ts
+ * (1.5.0 and 1.7.3 from ../shared/upstream-go); `-window` sets
+ * MaxRPCsInFlight for 1.5+. Still open (issue 13): a ring of distinct
+ * requests in bench.go.
  */
 import { spawnSync } from 'node:child_process';
-import { buildGoPeer, goAvailable, goEnv, runGoBench, startGoServer, type GoServer } from '../test/interop/go-peer.ts';
+import {
+  buildGoPeer,
+  GO_VERSIONS,
+  goAvailable,
+  goEnv,
+  runGoBench,
+  startGoServer,
+  type GoServer,
+} from '../test/interop/go-peer.ts';
 import type { RunStats } from './stats.ts';
 import type { WorkloadId } from './workloads.ts';
 
@@ -65,8 +70,9 @@ export function anchorLabel(a: GoAnchor): string {
 
 /** Why `version` can't run yet, or undefined when it can. */
 export function goVersionUnwiredReason(version: GoVersion): string | undefined {
-  // TODO(issue 13, lead): 1.5.0/1.7.3 need test/interop's per-release peer build (wire branch).
-  return version === '1.1.2' ? undefined : `Go ${version} not wired yet (waits for the per-release peer build in test/interop)`;
+  // Every release builds from test/interop/peer (test/helpers/go-build.ts); the
+  // upstream trees are checked by goAvailable().
+  return (GO_VERSIONS as readonly string[]).includes(version) ? undefined : `Go ${version} has no peer build`;
 }
 
 export interface GoBaseline {
@@ -100,9 +106,9 @@ export async function startGoBaseline(opts: { version?: GoVersion } = {}): Promi
   const version = opts.version ?? '1.1.2';
   const unwired = goVersionUnwiredReason(version);
   if (unwired !== undefined) throw new Error(unwired);
-  await buildGoPeer();
-  const toolchain = spawnSync('go', ['version'], { encoding: 'utf8', env: goEnv() }).stdout.trim();
-  const server: GoServer = await startGoServer({ heartbeat: true });
+  await buildGoPeer(version);
+  const toolchain = spawnSync('go', ['version'], { encoding: 'utf8', env: goEnv(version) }).stdout.trim();
+  const server: GoServer = await startGoServer({ heartbeat: true, version });
   return {
     version,
     toolchain,
@@ -111,7 +117,14 @@ export async function startGoBaseline(opts: { version?: GoVersion } = {}): Promi
       if (mode === 'pipeline' && version === '1.1.2' && window !== undefined && window !== GO_112_WINDOW) {
         throw new Error(`Go 1.1.2's pipeline window is fixed at ${GO_112_WINDOW}, not ${window}`);
       }
-      const r = await runGoBench(target ?? server.addr, { scenario: id, mode, n, warmup });
+      const r = await runGoBench(target ?? server.addr, {
+        scenario: id,
+        mode,
+        n,
+        warmup,
+        version,
+        window: mode === 'pipeline' && version !== '1.1.2' ? window : undefined,
+      });
       return { n: r.n, seconds: r.seconds, rps: r.rps, mbps: r.mbps, p50us: r.p50us, p99us: r.p99us, maxus: Number.NaN };
     },
     close: async () => {

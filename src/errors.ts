@@ -141,8 +141,31 @@ export class AlreadyRespondedError extends TransportError {
 
 /** The transport lacks an optional capability (e.g. pipelining). */
 export class NotSupportedError extends TransportError {
-  constructor(message: string) {
-    super(ErrorCode.NotSupported, message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.NotSupported, message, options);
+  }
+}
+
+/**
+ * The peer does not implement RequestPreVote: hashicorp/raft before 1.7
+ * (1.1.2, 1.5.x) closes the connection on RPC type 4 without answering. A
+ * Raft seeing this should fall back to a normal election for that peer. Code
+ * ERR_NOT_SUPPORTED (it is a NotSupportedError); `remembered` says the call
+ * failed fast because the same peer refused a pre-vote recently, without
+ * sending anything.
+ */
+export class PreVoteNotSupportedError extends NotSupportedError {
+  readonly peer: string;
+  readonly remembered: boolean;
+  constructor(peer: string, options?: { cause?: unknown; remembered?: boolean }) {
+    super(
+      `${peer} does not support RequestPreVote (it closed the connection without answering, as hashicorp/raft before 1.7 does)${
+        options?.remembered ? '; remembered from an earlier attempt' : ''
+      }`,
+      options,
+    );
+    this.peer = peer;
+    this.remembered = options?.remembered ?? false;
   }
 }
 

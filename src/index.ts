@@ -20,7 +20,15 @@ export { PrefixDialer, type PrefixDialerOptions } from './net/layers/prefix-dial
 export { firstByteRouter, type FirstByteRouterOptions, type RouteHandler } from './net/layers/first-byte-router.ts';
 export { TCPDialer, TCPStreamLayer, type TCPStreamLayerOptions } from './net/layers/tcp-stream-layer.ts';
 export { newTCPTransport, type TCPTransportOptions } from './net/tcp-transport.ts';
-export { DEFAULT_DECODE_LIMITS, type DecodeLimits, maxFrameSizeFor, type WireFormat } from './net/codec/wire-format.ts';
+export {
+  DEFAULT_DECODE_LIMITS,
+  DEFAULT_WIRE_FORMAT,
+  type DecodeLimits,
+  maxFrameSizeFor,
+  WIRE_FORMAT_PRESETS,
+  type WireFormat,
+  type WireFormatPreset,
+} from './net/codec/wire-format.ts';
 export type { DialBackoffOptions } from './net/conn/dial-backoff.ts';
 export type { LatencySummary, PeerStatsSnapshot, TransportStats } from './net/peer-stats.ts';
 export { PreciseDate } from './net/codec/go-time.ts';

@@ -162,7 +162,11 @@ export interface Transport {
   ): Promise<AppendEntriesResponse>;
   /** Asks a peer for its vote in an election. */
   requestVote(id: ServerID, target: ServerAddress, req: RequestVoteRequest, opts?: CallOptions): Promise<RequestVoteResponse>;
-  /** Asks whether a vote would be granted, without bumping anyone's term (raft 1.7+ peers only). */
+  /**
+   * Asks whether a vote would be granted, without bumping anyone's term
+   * (raft 1.7+ peers only). An older peer makes the network transport reject
+   * with PreVoteNotSupportedError (ERR_NOT_SUPPORTED): fall back to a normal election.
+   */
   requestPreVote(
     id: ServerID,
     target: ServerAddress,

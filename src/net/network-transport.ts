@@ -16,7 +16,15 @@ import {
   type TimeoutNowRequest,
   type TimeoutNowResponse,
 } from '../commands.ts';
-import { ConnectionClosedError, ErrorCode, isTransportError, NotSupportedError, TransportShutdownError } from '../errors.ts';
+import {
+  ConnectionClosedError,
+  ErrorCode,
+  isTransportError,
+  NotSupportedError,
+  PreVoteNotSupportedError,
+  TransportShutdownError,
+} from '../errors.ts';
+import { PreVoteMemory } from './prevote-memory.ts';
 import { AsyncQueue } from '../internal/async-queue.ts';
 import { finishSource } from '../internal/byte-source.ts';
 import { handlesReleased } from '../internal/handles-released.ts';
@@ -44,7 +52,13 @@ import { Inbound } from './inbound.ts';
 import { PeerStats, type TransportStats } from './peer-stats.ts';
 import { TrackedCall } from './tracked-call.ts';
 import type { StreamLayer } from './layers/stream-layer.ts';
-import { type DecodeLimits, resolveDecodeLimits, type WireFormat } from './codec/wire-format.ts';
+import {
+  type DecodeLimits,
+  resolveDecodeLimits,
+  resolveWireFormat,
+  type WireFormat,
+  type WireFormatPreset,
+} from './codec/wire-format.ts';
 
 /**
  * Peers whose counters are kept even while idle. Past this, entries of peers
@@ -72,8 +86,13 @@ export interface NetworkTransportOptions {
   maxRPCsInFlight?: number;
   /** Resolves server IDs to addresses; when it returns undefined or throws, the target is used. */
   serverAddressProvider?: ServerAddressProvider;
-  /** Which Go generation our bytes imitate (default: the latest field set, Go's default time format). */
-  wireFormat?: WireFormat;
+  /**
+   * Which hashicorp/raft generation our bytes imitate: a preset matching the
+   * cluster ('hashicorp-1.1', 'hashicorp-1.5', 'hashicorp-1.6+' — the
+   * default — or 'hashicorp-1.6+-msgpack-time' for Go peers with
+   * MsgpackUseNewTimeFormat), or explicit knobs. Decoding accepts every generation.
+   */
+  wireFormat?: WireFormat | WireFormatPreset;
   /** Bounds on what a peer can make us buffer or allocate (see DecodeLimits). */
   limits?: Partial<DecodeLimits>;
   /** Largest InstallSnapshot accepted, in bytes (default 64 GiB). Streamed, never buffered. */
@@ -142,6 +161,8 @@ export class NetworkTransport implements Transport {
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
   private backoffTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** Peers that recently closed the connection on a RequestPreVote (raft before 1.7). */
+  private readonly preVoteMemory = new PreVoteMemory();
   /** `localID` and `localAddr()` as bytes, made on the first dial. */
   private identity: Identity | undefined;
 
@@ -152,7 +173,7 @@ export class NetworkTransport implements Transport {
       timeout: options.timeout ?? 10_000,
       timeoutScale: options.timeoutScale ?? 256 * 1024,
       maxRPCsInFlight,
-      wireFormat: options.wireFormat ?? {},
+      wireFormat: resolveWireFormat(options.wireFormat),
       limits: resolveDecodeLimits(options.limits),
       maxSnapshotSize: options.maxSnapshotSize ?? 64 * 1024 ** 3,
       idleTimeout: options.idleTimeout ?? 60_000,
@@ -211,7 +232,24 @@ export class NetworkTransport implements Transport {
     req: RequestPreVoteRequest,
     opts?: CallOptions,
   ): Promise<RequestPreVoteResponse> {
-    return this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>;
+    // A peer before hashicorp/raft 1.7 answers type 4 by closing the connection:
+    // report that as PreVoteNotSupportedError (and remember it for a while), so
+    // a Raft can tell "no pre-vote here" from a broken link and fall back.
+    const addr = this.resolve(id, target);
+    if (this.preVoteMemory.lacks(addr)) return Promise.reject(new PreVoteNotSupportedError(addr, { remembered: true }));
+    return (this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>).then(
+      (resp) => {
+        this.preVoteMemory.forget(addr);
+        return resp;
+      },
+      (err: unknown) => {
+        if (isTransportError(err, ErrorCode.ConnectionClosed) && this.closing === undefined) {
+          this.preVoteMemory.remember(addr);
+          throw new PreVoteNotSupportedError(addr, { cause: err });
+        }
+        throw err;
+      },
+    );
   }
 
   timeoutNow(id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {

@@ -68,7 +68,10 @@ export function goAvailable(): { ok: boolean; reason?: string } {
       ok: false,
       reason: `hashicorp/raft sources missing at ${DEBIAN_GOPATH} (apt-get install golang-github-hashicorp-raft-dev)`,
     };
-  } else if (!fs.existsSync(raftFile(path.join(UPSTREAM_GO, 'v1.5.0'))) || !fs.existsSync(raftFile(path.join(UPSTREAM_GO, 'v1.7.3')))) {
+  } else if (
+    !fs.existsSync(raftFile(path.join(UPSTREAM_GO, 'v1.5.0'))) ||
+    !fs.existsSync(raftFile(path.join(UPSTREAM_GO, 'v1.7.3')))
+  ) {
     availability = { ok: false, reason: `upstream hashicorp/raft trees missing under ${UPSTREAM_GO}` };
   } else {
     availability = { ok: true };
@@ -129,7 +132,9 @@ async function doBuild(dir: string, version: GoRaftVersion): Promise<string> {
   const res = await runProcess('go', args, { cwd: dir, env: goEnv(version), timeoutMs: 300_000 });
   if (res.code !== 0) {
     fs.rmSync(tmp, { force: true });
-    throw new Error(`go build of ${dir} for raft ${version} failed (exit ${res.code}${res.timedOut ? ', timed out' : ''}):\n${res.stderr}`);
+    throw new Error(
+      `go build of ${dir} for raft ${version} failed (exit ${res.code}${res.timedOut ? ', timed out' : ''}):\n${res.stderr}`,
+    );
   }
   fs.renameSync(tmp, bin);
   return bin;

@@ -11,6 +11,7 @@ import {
   all256,
   buildGoPeer,
   entriesCrc,
+  GO_VERSIONS,
   goAvailable,
   goVectors,
   killAllGoProcesses,
@@ -127,6 +128,24 @@ describe.skipIf(!go.ok)('Go peer: Go client -> Go server (hashicorp/raft 1.1.2)'
     const bytes = { heartbeat: 0, '128b': 128, '64x1k': 64 * 1024, '256x4k': 256 * 4096 }[scenario];
     expect(res.bytesPerReq).toBe(bytes);
     if (mode === 'pipeline') expect(res.pipelineDepth).toBe(128);
+  });
+});
+
+describe.skipIf(!go.ok).each(GO_VERSIONS)('Go peer built against raft %s proves itself against its own server', (version) => {
+  it('scenario all (+ header, appendedat; prevote on 1.7.3) passes Go -> Go', async () => {
+    const server = await startGoServer({ heartbeat: true, version });
+    try {
+      const scenarios = ['all', 'header', 'appendedat', ...(version === '1.7.3' ? ['prevote'] : [])];
+      for (const scenario of scenarios) {
+        const r = await runGoClient(server.addr, scenario, scenario === 'all' ? ['-expect-fastpath'] : [], { version });
+        expect(r.code, `${scenario}: ${r.stderr}`).toBe(0);
+      }
+      // Before 1.7 the Go client itself has no RequestPreVote.
+      if (version !== '1.7.3')
+        expect((await runGoClient(server.addr, 'prevote', [], { version })).stderr).toMatch(/has no RequestPreVote/);
+    } finally {
+      expect(await server.close()).toEqual({ code: 0, signal: null });
+    }
   });
 });
 

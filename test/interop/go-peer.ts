@@ -26,13 +26,16 @@
  * - InstallSnapshot: read the snapshot data to the end (exactly `size` bytes);
  *   `term` = CRC-32 (IEEE) of the data, `success = (bytes read === size)`.
  * - TimeoutNow: echo protocolVersion.
- * - RequestPreVote (TS servers only; Go 1.1.2 drops the connection on type 4):
- *   `term = req.term + 1`, `granted = true`.
+ * - RequestPreVote (TS servers and Go 1.7.3; Go 1.1.2 and 1.5.0 drop the
+ *   connection on type 4): `term = req.term + 1`, `granted = true`.
  *
  * Go 1.1.2 facts worth knowing: go-msgpack 0.5.5 decodes an empty byte string
  * into a nil slice, so a Go server echoes an empty `candidate` as null and
  * does not treat a heartbeat with an empty (non-null) leader as a heartbeat;
- * the Go pipeline depth is the fixed rpcMaxPipeline = 128.
+ * the Go pipeline depth is the fixed rpcMaxPipeline = 128. 1.5.0 shares the
+ * nil quirk (same go-msgpack) but its pipeline depth is MaxRPCsInFlight
+ * (default 2); 1.7.3 (go-msgpack v2) keeps empty byte strings empty. The peer
+ * builds against each (`version` options; test/helpers/go-build.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -289,10 +292,21 @@ export interface GoBenchResult {
 /** Runs the Go bench client against `target` (any server following the responder rules). */
 export async function runGoBench(
   target: string,
-  opts: { scenario: BenchScenario; mode: BenchMode; n: number; warmup?: number; timeoutMs?: number; version?: GoRaftVersion },
+  opts: {
+    scenario: BenchScenario;
+    mode: BenchMode;
+    n: number;
+    warmup?: number;
+    timeoutMs?: number;
+    /** hashicorp/raft release of the Go client (default 1.1.2). */
+    version?: GoRaftVersion;
+    /** Pipeline window, MaxRPCsInFlight (1.5+; default Go's 2; 1.1.2 is fixed at 128). */
+    window?: number;
+  },
 ): Promise<GoBenchResult> {
   const bin = await buildGoPeer(opts.version);
   const args = ['bench', '-target', target, '-scenario', opts.scenario, '-mode', opts.mode];
+  if (opts.window !== undefined) args.push('-window', String(opts.window));
   args.push('-n', String(opts.n), '-warmup', String(opts.warmup ?? Math.min(1000, opts.n)));
   const res = await runProcess(bin, args, { timeoutMs: opts.timeoutMs ?? 300_000, onSpawn: track });
   if (res.code !== 0) {

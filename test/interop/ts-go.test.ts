@@ -1,5 +1,6 @@
 /**
- * Interop of OUR NetworkTransport with hashicorp/raft 1.1.2's, both ways:
+ * Interop of OUR NetworkTransport with hashicorp/raft's, both ways, for each
+ * of 1.1.2, 1.5.0 and 1.7.3:
  * (a) the Go client's scenarios against a TS server answering by the responder
  *     rules (go-peer.ts), and
  * (b) a TS client against the Go server (test/interop/peer), checking every
@@ -12,7 +13,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { LogType, type AppendEntriesRequest, type Log, type RequestVoteRequest } from '../../src/commands.ts';
-import { ErrorCode, isTransportError } from '../../src/errors.ts';
+import { ErrorCode, isTransportError, PreVoteNotSupportedError } from '../../src/errors.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import type { AppendFuture, Transport } from '../../src/transport.ts';
 import {
@@ -22,6 +23,7 @@ import {
   crc32,
   deterministicHeartbeatHandler,
   expectedAppendResponse,
+  GO_VERSIONS,
   goAvailable,
   heartbeatRequest,
   killAllGoProcesses,
@@ -46,7 +48,7 @@ const GO_ID = 'go-server';
 afterAll(() => killAllGoProcesses());
 
 // ---------------------------------------------------------------------------
-describe.skipIf(skipReason !== undefined)('interop (a): Go 1.1.2 client -> TS server', () => {
+describe.skipIf(skipReason !== undefined).each(GO_VERSIONS)('interop (a): Go %s client -> TS server', (version) => {
   beforeAll(async () => {});
 
   /** A TS server answering by the rules (heartbeats through a handler when asked) for the length of `fn`. */
@@ -69,7 +71,7 @@ describe.skipIf(skipReason !== undefined)('interop (a): Go 1.1.2 client -> TS se
   }
 
   async function expectGoClientPasses(addr: string, scenario: string, args: string[] = []): Promise<void> {
-    const r = await runGoClient(addr, scenario, args, { timeoutMs: 60_000 });
+    const r = await runGoClient(addr, scenario, args, { timeoutMs: 60_000, version });
     expect(r.code, `Go client ${scenario}: ${r.stderr}${r.timedOut ? ' (timed out)' : ''}`).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^PASS ${scenario === 'all' ? 'concurrent' : scenario} `, 'm'));
   }
@@ -112,13 +114,13 @@ describe.skipIf(skipReason !== undefined)('interop (a): Go 1.1.2 client -> TS se
 });
 
 // ---------------------------------------------------------------------------
-describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 server', () => {
+describe.skipIf(skipReason !== undefined).each(GO_VERSIONS)('interop (b): TS client -> Go %s server', (version) => {
   let client: Transport;
   let plain: GoServer; // consumer only
   let hb: GoServer; // with a heartbeat fast-path handler
 
   beforeAll(async () => {
-    [plain, hb] = await Promise.all([startGoServer(), startGoServer({ heartbeat: true })]);
+    [plain, hb] = await Promise.all([startGoServer({ version }), startGoServer({ heartbeat: true, version })]);
     client = await newTCPTransport('127.0.0.1:0', { maxPool: 16, timeout: TIMEOUT });
   });
 
@@ -194,7 +196,7 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
     await append(req);
   });
 
-  it('RequestVote: term + 1, granted = leadershipTransfer, candidate echoed (Go turns empty into null)', async () => {
+  it('RequestVote: term + 1, granted = leadershipTransfer, candidate echoed (Go before 1.7 turns empty into null)', async () => {
     const vote = (candidate: Uint8Array | null, leadershipTransfer: boolean, term = 5): RequestVoteRequest => ({
       rpcHeader: { protocolVersion: 3 },
       term,
@@ -208,8 +210,9 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
       [vote(all256(), true, 41), all256()],
       [vote(pseudoRandomBytes(70000, 5), false, 0), pseudoRandomBytes(70000, 5)],
       [vote(null, true), null],
-      // go-msgpack 0.5.5 decodes an empty byte string into a nil slice and sends that back as nil.
-      [vote(new Uint8Array(0), true), null],
+      // go-msgpack 0.5.5 (raft 1.1.2, 1.5.0) decodes an empty byte string into a nil
+      // slice and sends that back as nil; go-msgpack v2 (raft 1.7.3) keeps it empty.
+      [vote(new Uint8Array(0), true), version === '1.7.3' ? new Uint8Array(0) : null],
     ] as const) {
       const resp = await client.requestVote(GO_ID, plain.addr, req);
       expect(resp).toMatchObject({ rpcHeader: { protocolVersion: 3 }, term: req.term + 1, granted: req.leadershipTransfer });
@@ -290,11 +293,11 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
       await append(heartbeatRequest(i, i % 4), hb.addr, true);
       await append(heartbeatRequest(i, i % 4), plain.addr, false);
     }
-    // Not heartbeats to Go 1.1.2, so never fast-pathed: a nil leader, and an
-    // empty one (go-msgpack 0.5.5 decodes it to nil; note src/commands.ts
-    // isHeartbeat counts an empty non-null leader as a heartbeat).
+    // A nil leader is never a heartbeat. An empty one is not to 1.1.2 and 1.5.0
+    // (go-msgpack 0.5.5 decodes it to nil) but is to 1.7.3 (go-msgpack v2 keeps
+    // it empty, non-nil), which matches src/commands.ts isHeartbeat.
     await append(heartbeatRequest(7, 3, null), hb.addr, false);
-    await append(heartbeatRequest(7, 3, new Uint8Array(0)), hb.addr, false);
+    await append(heartbeatRequest(7, 3, new Uint8Array(0)), hb.addr, version === '1.7.3');
   });
 
   it('InstallSnapshot streams 3 MiB (checked by crc) and other sources and sizes', async () => {
@@ -435,14 +438,26 @@ describe.skipIf(skipReason !== undefined)('interop (b): TS client -> Go 1.1.2 se
     await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
   });
 
-  it('RequestPreVote: Go 1.1.2 drops the connection (ERR_CONNECTION_CLOSED); other calls still work', async () => {
-    const err = await client
-      .requestPreVote(GO_ID, plain.addr, { rpcHeader: { protocolVersion: 3 }, term: 3, lastLogIndex: 1, lastLogTerm: 1 })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
+  it('RequestPreVote: 1.7.3 answers; 1.1.2 and 1.5.0 close the connection -> PreVoteNotSupportedError, remembered; other calls still work', async () => {
+    const req = { rpcHeader: { protocolVersion: 3 }, term: 3, lastLogIndex: 1, lastLogTerm: 1 };
+    const attempt = () =>
+      client.requestPreVote(GO_ID, plain.addr, req).then(
+        (resp) => ({ resp, err: undefined }),
+        (err: unknown) => ({ resp: undefined, err }),
       );
-    expect(isTransportError(err, ErrorCode.ConnectionClosed), String(err)).toBe(true);
+    const first = await attempt();
+    if (version === '1.7.3') {
+      expect(first.err).toBeUndefined();
+      expect(first.resp).toMatchObject({ rpcHeader: { protocolVersion: 3 }, term: 4, granted: true });
+    } else {
+      expect(first.err).toBeInstanceOf(PreVoteNotSupportedError);
+      expect(first.err).toMatchObject({ code: 'ERR_NOT_SUPPORTED', remembered: false, peer: plain.addr });
+      expect((first.err as Error).cause).toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+      // The second attempt fails fast from memory, without a connection.
+      const second = await attempt();
+      expect(second.err).toBeInstanceOf(PreVoteNotSupportedError);
+      expect(second.err).toMatchObject({ code: 'ERR_NOT_SUPPORTED', remembered: true });
+    }
     await append(appendRequest({ term: 3, prevLogEntry: 1, entries: [logEntry(2, 3, LogType.Command, enc.encode('after'))] }));
   });
 });

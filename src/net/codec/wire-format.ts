@@ -32,6 +32,51 @@ export interface WireFormat {
 }
 
 /**
+ * Named wire formats, one per hashicorp/raft generation, so a user can match
+ * the cluster without knowing the encoder's knobs:
+ *
+ * - 'hashicorp-1.1': raft 1.1.x (go-msgpack 0.5.5): no RPCHeader ID/Addr, no
+ *   AppendedAt, unsigned integers.
+ * - 'hashicorp-1.5': raft 1.3 to 1.5: ID/Addr and AppendedAt, time as
+ *   time.MarshalBinary (the only format these versions read).
+ * - 'hashicorp-1.6+' (the default): raft 1.6 and later with Go's default
+ *   NetworkTransportConfig (MsgpackUseNewTimeFormat false), binary time. Every
+ *   generation decodes it: 1.1.x ignores the newer keys, 1.5 and 1.6+ read
+ *   binary time (tested live in test/interop/versions.test.ts).
+ * - 'hashicorp-1.6+-msgpack-time': raft 1.6+ peers configured with
+ *   MsgpackUseNewTimeFormat true; AppendedAt as a msgpack timestamp body.
+ *
+ * 'hashicorp-1.5' and 'hashicorp-1.6+' write the same bytes except that Go
+ * 1.5's go-msgpack 0.5.5 writes Go `int` fields above 127 unsigned where we
+ * write them signed as go-msgpack v2 does; both decode either.
+ */
+export type WireFormatPreset = 'hashicorp-1.1' | 'hashicorp-1.5' | 'hashicorp-1.6+' | 'hashicorp-1.6+-msgpack-time';
+
+/** What each preset means in terms of the encoder's knobs. */
+export const WIRE_FORMAT_PRESETS: Readonly<Record<WireFormatPreset, Readonly<WireFormat>>> = Object.freeze({
+  'hashicorp-1.1': Object.freeze({ fields: 'v1.1', timeFormat: 'binary' }),
+  'hashicorp-1.5': Object.freeze({ fields: 'latest', timeFormat: 'binary' }),
+  'hashicorp-1.6+': Object.freeze({ fields: 'latest', timeFormat: 'binary' }),
+  'hashicorp-1.6+-msgpack-time': Object.freeze({ fields: 'latest', timeFormat: 'msgpack' }),
+});
+
+/** The default: 'hashicorp-1.6+', which every generation reads (see WireFormatPreset). */
+export const DEFAULT_WIRE_FORMAT: WireFormatPreset = 'hashicorp-1.6+';
+
+/** Turns a preset name (or an explicit WireFormat) into a WireFormat; unknown names throw RangeError. */
+export function resolveWireFormat(format: WireFormat | WireFormatPreset | undefined): WireFormat {
+  if (format === undefined) return WIRE_FORMAT_PRESETS[DEFAULT_WIRE_FORMAT];
+  if (typeof format !== 'string') return format;
+  const preset = Object.hasOwn(WIRE_FORMAT_PRESETS, format) ? WIRE_FORMAT_PRESETS[format] : undefined;
+  if (preset === undefined) {
+    throw new RangeError(
+      `unknown wireFormat preset ${JSON.stringify(format)}; one of ${Object.keys(WIRE_FORMAT_PRESETS).join(', ')}`,
+    );
+  }
+  return preset;
+}
+
+/**
  * Bounds on what a peer can make us buffer or allocate. Every limit is
  * checked as soon as a header declares a size, before the bytes arrive.
  */

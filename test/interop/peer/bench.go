@@ -73,6 +73,7 @@ func benchMain(args []string) int {
 	n := fs.Int("n", 20000, "timed requests")
 	warmup := fs.Int("warmup", 1000, "untimed requests first")
 	fs.BoolVar(&verbose, "v", false, "transport logs on stderr")
+	fs.IntVar(&maxInFlightFlag, "window", 0, "pipeline window, NetworkTransportConfig.MaxRPCsInFlight (1.5+; 0 = Go's default 2; 1.1.2 is fixed at 128)")
 	fs.Parse(args)
 
 	req, ok := benchRequest(*scenario)
@@ -98,7 +99,7 @@ func benchMain(args []string) int {
 	lat := make([]time.Duration, 0, *n)
 	var elapsed time.Duration
 	res := benchResult{Scenario: *scenario, Mode: *mode, N: *n, BytesPerReq: payloadBytes(req.Entries),
-		Client: "go hashicorp/raft 1.1.2 " + runtime.Version()}
+		Client: "go hashicorp/raft " + raftVersion + " " + runtime.Version()}
 
 	switch *mode {
 	case "sync":
@@ -123,7 +124,7 @@ func benchMain(args []string) int {
 		}
 		elapsed = time.Since(start)
 	case "pipeline":
-		res.PipelineDepth = 128 // rpcMaxPipeline in net_transport.go 1.1.2
+		res.PipelineDepth = pipelineWindow()
 		p, err := trans.AppendEntriesPipeline(id, addr)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL bench: pipeline: %v\n", err)

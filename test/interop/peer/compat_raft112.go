@@ -38,3 +38,6 @@ var errNoPreVote = errors.New("raft 1.1.2 has no RequestPreVote")
 func preVote(c *client, pv int, term uint64) (uint64, bool, int, error) {
 	return 0, false, 0, errNoPreVote
 }
+
+// pipelineWindow is rpcMaxPipeline in net_transport.go 1.1.2 (fixed).
+func pipelineWindow() int { return 128 }

@@ -42,3 +42,11 @@ var errNoPreVote = errors.New("raft 1.5.0 has no RequestPreVote")
 func preVote(c *client, pv int, term uint64) (uint64, bool, int, error) {
 	return 0, false, 0, errNoPreVote
 }
+
+// pipelineWindow is the MaxRPCsInFlight the transport was built with (0 means DefaultMaxRPCsInFlight).
+func pipelineWindow() int {
+	if maxInFlightFlag == 0 {
+		return raft.DefaultMaxRPCsInFlight
+	}
+	return maxInFlightFlag
+}

@@ -56,3 +56,11 @@ func preVote(c *client, pv int, term uint64) (uint64, bool, int, error) {
 	err := c.trans.RequestPreVote(c.id, c.target, req, &resp)
 	return resp.Term, resp.Granted, int(resp.ProtocolVersion), err
 }
+
+// pipelineWindow is the MaxRPCsInFlight the transport was built with (0 means DefaultMaxRPCsInFlight).
+func pipelineWindow() int {
+	if maxInFlightFlag == 0 {
+		return raft.DefaultMaxRPCsInFlight
+	}
+	return maxInFlightFlag
+}

@@ -1,14 +1,18 @@
 // Command raft-peer is the Go side of the interop tests: a thin driver around
 // hashicorp/raft's own NetworkTransport (raft.NewTCPTransport), so every byte
-// on the wire comes from the real Go implementation (Debian's 1.1.2 here).
+// on the wire comes from the real Go implementation. It builds against
+// Debian's 1.1.2 and the upstream 1.5.0 and 1.7.3 trees; compat_raft*.go hold
+// the per-version differences (build tags raft15, raft17).
 //
-// Build (GOPATH mode, offline):
+// Build (GOPATH mode, offline; test/helpers/go-build.ts does this per version):
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o raft-peer ./test/interop/peer
+//	GO111MODULE=off GOPATH=$SHARED/upstream-go/v1.5.0:/usr/share/gocode go build -tags raft15 ...
+//	GO111MODULE=off GOPATH=$SHARED/upstream-go/v1.7.3:/usr/share/gocode go build -tags 'raft17 hashicorpmetrics' ...
 //
 // Modes:
 //
-//	raft-peer serve  -addr 127.0.0.1:0 [-heartbeat] [-no-stdin] [-v]
+//	raft-peer serve  -addr 127.0.0.1:0 [-heartbeat] [-no-stdin] [-report] [-max-inflight N] [-new-time-format] [-v]
 //	    Prints "LISTEN host:port" and answers every RPC by the responder rules
 //	    below until stdin closes (or SIGINT/SIGTERM with -no-stdin); exits 0.
 //	raft-peer client -target host:port -scenario NAME [-expect-fastpath] [-n N] [-v]
@@ -16,7 +20,9 @@
 //	    prints "PASS <scenario> <details>" lines, exits 0; on failure prints
 //	    "FAIL <scenario>: ..." on stderr and exits 1. Scenarios: append, vote,
 //	    snapshot, timeoutnow, remote-error, heartbeat, large-ints, pipeline,
-//	    concurrent, unsafe-int, all (= everything except unsafe-int).
+//	    concurrent, unsafe-int, all (= everything except unsafe-int), and
+//	    header, appendedat, prevote, pipeline-refused (newer.go). Also
+//	    -max-inflight N and -new-time-format (1.5+ / 1.7+).
 //	raft-peer bench  -target host:port -scenario heartbeat|128b|64x1k|256x4k
 //	                 -mode sync|pipeline -n N -warmup W
 //	    Prints one JSON line: scenario, mode, n, seconds, rps, mbps, p50us,
@@ -50,8 +56,8 @@
 //   - InstallSnapshot: read exactly Size bytes of snapshot data;
 //     Term = CRC-32 (IEEE) of the data, Success = (bytes read == Size).
 //   - TimeoutNow: echo ProtocolVersion.
-//   - RequestPreVote (type 4): not in 1.1.2 (the Go transport drops the
-//     connection); TS servers answer Term = req.Term + 1, Granted = true.
+//   - RequestPreVote (type 4): not in 1.1.2 or 1.5.0 (the Go transport drops
+//     the connection); 1.7.3 and TS servers answer Term = req.Term + 1, Granted = true.
 //
 // Go 1.1.2 facts the tests rely on: no RequestPreVote, no RPCHeader ID/Addr,
 // no Log.AppendedAt; go-msgpack 0.5.5 decodes an empty byte string (0xa0) into
