@@ -63,7 +63,12 @@ export class Election {
               count(resp.granted);
             },
             // A peer older than raft 1.7 drops the connection on a pre-vote: count it as granted, as hashicorp does.
-            (err) => count(isTransportError(err, 'ERR_REMOTE') || isTransportError(err, 'ERR_CONNECTION_CLOSED')),
+            (err) =>
+              count(
+                isTransportError(err, 'ERR_NOT_SUPPORTED') ||
+                  isTransportError(err, 'ERR_REMOTE') ||
+                  isTransportError(err, 'ERR_CONNECTION_CLOSED'),
+              ),
           );
         }
       });
