@@ -110,7 +110,8 @@ describe.skipIf(skip !== undefined)(`TS leads, Go follows (hashicorp/raft 1.7.3)
     expect((await post(t1.http, '/join', { id: 'g3', addr: g3.raft })).status).toBe(204);
     st = await waitConverged([t1, g1, g3]);
     for (const s of st) expect(sortedConf(s).map((x) => x.id)).toEqual(['g1', 'g3', 't1']);
-    await waitValues([t1, g1, g3], more);
+    // and every node knows g3's HTTP address, so t1 can redirect to it once it leads
+    await waitValues([t1, g1, g3], new Map([...more, ['_http/g3', g3.http]]));
     expect((await post(t1.http, '/transfer', { id: 'g3' })).status).toBe(204);
     const leader = await waitLeader([t1, g1, g3]);
     expect(leader.id).toBe('g3');
