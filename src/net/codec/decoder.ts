@@ -7,7 +7,8 @@
  *
  * Decoded objects are canonical: every field is present, optional ones as
  * null when absent, in the order the interfaces declare them. Byte fields
- * are views into the input (no copies), so the input must not be reused.
+ * are views into the input (no copies), so the input must not be reused:
+ * FrameReader gives each value memory of its own for this reason.
  *
  * The decoder is hand-written and schema-driven: it matches keys against the
  * expected field table and writes straight into the typed object. The same

@@ -589,9 +589,10 @@ export class MessageWriter {
 
   /**
    * Returns the pending bytes as one Buffer and starts a new batch. The
-   * returned Buffer is a subarray of an internal slab that is never written
-   * again (slab pattern, like Node's Buffer pool), so it is safe to hand to
-   * socket.write without copying.
+   * returned Buffer is a subarray of an internal slab that is not written
+   * again until its region is released (slab pattern, like Node's Buffer
+   * pool), so it is safe to hand to socket.write without copying. Never
+   * released, it is never written again.
    */
   take(): Buffer {
     const out = this.#slab.subarray(this.#start, this.#pos);
@@ -602,8 +603,10 @@ export class MessageWriter {
 
   /**
    * The release function of the slab the last take() came from: call it once
-   * that Buffer is no longer used (e.g. as socket.write's callback) and the
-   * slab can be reused. Regions never released just keep their slab out of
+   * nobody reads that Buffer any more, and the slab can be reused. Only a
+   * socket that copies on write (net.Socket: see BatchWriter) is done with it
+   * when write's callback runs; an in-process Duplex may have handed the very
+   * Buffer to its reader. Regions never released just keep their slab out of
    * reuse, so forgetting is safe.
    */
   releaser(): () => void {
