@@ -7,7 +7,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { ServerAddress } from '../../src/commands.ts';
-import { TransportShutdownError } from '../../src/errors.ts';
+import { PeerUnreachableError, TransportShutdownError } from '../../src/errors.ts';
 import { AsyncQueue } from '../../src/internal/async-queue.ts';
 import type { StreamLayer } from '../../src/net/layers/stream-layer.ts';
 
@@ -101,12 +101,9 @@ export class ByReferenceStreamLayer implements StreamLayer {
   async dial(address: ServerAddress, _timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
     signal?.throwIfAborted();
     const target = this.#network.lookup(address);
-    if (target === undefined) {
-      throw Object.assign(new Error(`connect ECONNREFUSED ${address}`), { code: 'ECONNREFUSED' });
-    }
     const [local, remote] = byReferencePair();
-    if (!target.#offer(remote)) {
-      throw Object.assign(new Error(`connect ECONNREFUSED ${address}`), { code: 'ECONNREFUSED' });
+    if (target === undefined || !target.#offer(remote)) {
+      throw new PeerUnreachableError(`failed to connect to ${address}: nothing listens there`);
     }
     this.#track(local);
     return local;
