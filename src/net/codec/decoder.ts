@@ -39,7 +39,15 @@ import {
 } from '../../commands.ts';
 import { InvalidValueError, LimitExceededError, ProtocolError } from '../../errors.ts';
 import { decodeGoTimeAt } from './go-time.ts';
-import { keyNames, LOG_SCHEMA, REQUEST_NAMES, REQUEST_SCHEMAS, RESPONSE_NAMES, RESPONSE_SCHEMAS, type MessageSchema } from './schema.ts';
+import {
+  keyNames,
+  LOG_SCHEMA,
+  REQUEST_NAMES,
+  REQUEST_SCHEMAS,
+  RESPONSE_NAMES,
+  RESPONSE_SCHEMAS,
+  type MessageSchema,
+} from './schema.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './wire-format.ts';
 
 const EMPTY = new Uint8Array(0);

@@ -132,7 +132,11 @@ define(
   sorted('InstallSnapshotResponse', [ADDR, ID, PROTOCOL_VERSION, f('Term', 'term', 'uint'), f('Success', 'success', 'bool')]),
 );
 
-define(RpcType.TimeoutNow, sorted('TimeoutNowRequest', [ADDR, ID, PROTOCOL_VERSION]), sorted('TimeoutNowResponse', [ADDR, ID, PROTOCOL_VERSION]));
+define(
+  RpcType.TimeoutNow,
+  sorted('TimeoutNowRequest', [ADDR, ID, PROTOCOL_VERSION]),
+  sorted('TimeoutNowResponse', [ADDR, ID, PROTOCOL_VERSION]),
+);
 
 define(
   RpcType.RequestPreVote,
