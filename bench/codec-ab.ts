@@ -109,7 +109,11 @@ function ab(a: () => void, b: () => void, rounds = 9, ms = 80): [number, number,
   return [median(ra), median(rb), median(ratio)];
 }
 
-function ops(c: Codec, req: AppendEntriesRequest, reuse: boolean) {
+/** How B's encoder hands bytes to a socket: reuse (net.Socket), never reuse, or copy out and reuse. */
+type Mode = 'reuse' | 'abandon' | 'copy';
+
+function ops(c: Codec, req: AppendEntriesRequest, mode: Mode) {
+  const reuse = mode !== 'abandon';
   const w = new c.MessageWriter();
   const r = new c.FrameReader();
   w.writeRequest(RpcType.AppendEntries, req);
@@ -118,7 +122,9 @@ function ops(c: Codec, req: AppendEntriesRequest, reuse: boolean) {
   return {
     encode: (): void => {
       w.writeRequest(RpcType.AppendEntries, req);
-      sink += w.take().length;
+      let out = w.take();
+      if (mode === 'copy') out = Buffer.from(out);
+      sink += out.length;
       if (reuse) w.releaser()();
     },
     frame: (): void => {
@@ -149,12 +155,14 @@ console.log(`A = ${base}, B = this checkout; ops/s medians of interleaved rounds
 console.log('| message | operation | A | B | B/A |');
 console.log('|---|---|---:|---:|---:|');
 for (const [name, req] of cases) {
-  const a = ops(A, req, true);
-  const bSocket = ops(B, req, true);
-  const bOther = ops(B, req, false);
+  const a = ops(A, req, 'reuse');
+  const bSocket = ops(B, req, 'reuse');
+  const bOther = ops(B, req, 'abandon');
+  const bCopy = ops(B, req, 'copy');
   const rows: Array<[string, () => void, () => void]> = [
     ['encode, slab reused (B: net.Socket)', a.encode, bSocket.encode],
     ['encode, B never reuses (other Duplex)', a.encode, bOther.encode],
+    ['encode, B copies out and reuses', a.encode, bCopy.encode],
     ['frame', a.frame, bSocket.frame],
     ['decode', a.decode, bSocket.decode],
     ['enc+frame+dec (B: other Duplex)', a.roundTrip, bOther.roundTrip],
