@@ -3,10 +3,11 @@
  *
  * For a heartbeat, an AppendEntries with one 128-byte entry and one with
  * 64×1 KiB entries it measures:
- * - our encoder (MessageWriter, Go-exact bytes),
+ * - our encoder (MessageWriter, Go-exact bytes), with and without slab reuse,
  * - @msgpack/msgpack's encode of the same Go-shaped map (it can't produce Go's
  *   raw strings, but shows what a generic encoder costs),
  * - FrameReader framing alone, and our full decode path (frame + decode),
+ * - decode plus a copy of each byte field (what owning fields one by one costs),
  * - the generic @msgpack/msgpack decode alone (what decoding costs before any
  *   mapping to typed commands).
  */
@@ -115,6 +116,11 @@ for (const [name, req] of cases) {
     writer.writeRequest(RpcType.AppendEntries, req);
     sink += writer.take().length;
   });
+  const encodeReuse = measure(() => {
+    writer.writeRequest(RpcType.AppendEntries, req);
+    sink += writer.take().length;
+    writer.releaser()(); // as BatchWriter does on a net.Socket: the slab is reused
+  });
   const encodeGeneric = measure(() => {
     sink += generic.encode(shape).length;
   });
@@ -125,6 +131,13 @@ for (const [name, req] of cases) {
   });
   const decode = measure(() => {
     sink += (decodeRequest(RpcType.AppendEntries, body) as AppendEntriesRequest).term;
+  });
+  const decodeCopyFields = measure(() => {
+    // The rejected alternative to FrameReader's one copy per value: a copy per byte field.
+    const r = decodeRequest(RpcType.AppendEntries, body) as AppendEntriesRequest;
+    const es = r.entries;
+    if (es !== null) for (let i = 0; i < es.length; i++) sink += Uint8Array.prototype.slice.call(es[i]!.data!).length;
+    sink += r.term;
   });
   const decodeLibrary = measure(() => {
     sink += (libraryDecoder.decodeRequest(RpcType.AppendEntries, body) as AppendEntriesRequest).term;
@@ -142,9 +155,11 @@ for (const [name, req] of cases) {
     name,
     String(wire.length),
     fmt(encode),
+    fmt(encodeReuse),
     fmt(encodeGeneric),
     fmt(frame),
     fmt(decode),
+    fmt(decodeCopyFields),
     fmt(decodeLibrary),
     fmt(decodeGeneric),
     `${(decode / decodeLibrary).toFixed(1)}×`,
@@ -156,9 +171,11 @@ const head = [
   'AppendEntries',
   'bytes',
   'encode',
+  'enc reuse',
   'lib encode',
   'frame',
   'decode',
+  'dec+copy',
   'lib decode',
   'lib parse',
   'gain',
@@ -170,10 +187,12 @@ console.log(`ops/s, node ${process.version}`);
 console.log(line(head));
 for (const r of rows) console.log(line(r));
 console.log(`
-encode         MessageWriter.writeRequest + take (Go-exact bytes)
+encode         MessageWriter.writeRequest + take (Go-exact bytes), slab never reused (any Duplex)
+enc reuse      the same, releasing each region so the slab is reused (only on a net.Socket)
 lib encode     @msgpack/msgpack Encoder.encode of the same Go-shaped map (not Go-exact: bin/str8 headers)
-frame          FrameReader push + readByte + readValue
+frame          FrameReader push + readByte + readValue (copies each value once into memory of its own)
 decode         decodeRequest, hand-written schema decoder
+dec+copy       decodeRequest plus a copy of every entry's Data (the per-field alternative)
 lib decode     the same mapping over @msgpack/msgpack's Decoder (libraryDecoder), the rejected alternative
 lib parse      @msgpack/msgpack Decoder.decode alone, before any mapping (a floor for the library route)
 gain           decode / lib decode: why the decoder is hand-written

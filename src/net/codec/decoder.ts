@@ -7,7 +7,8 @@
  *
  * Decoded objects are canonical: every field is present, optional ones as
  * null when absent, in the order the interfaces declare them. Byte fields
- * are views into the input (no copies), so the input must not be reused.
+ * are views into the input (no copies), so the input must not be reused:
+ * FrameReader gives each value memory of its own for this reason.
  *
  * The decoder is hand-written and schema-driven: it matches keys against the
  * expected field table and writes straight into the typed object. The same
@@ -38,6 +39,15 @@ import {
 } from '../../commands.ts';
 import { InvalidValueError, LimitExceededError, ProtocolError } from '../../errors.ts';
 import { decodeGoTimeAt } from './go-time.ts';
+import {
+  keyNames,
+  LOG_SCHEMA,
+  REQUEST_NAMES,
+  REQUEST_SCHEMAS,
+  RESPONSE_NAMES,
+  RESPONSE_SCHEMAS,
+  type MessageSchema,
+} from './schema.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './wire-format.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -244,9 +254,13 @@ function readMapHeader(depth: number, what: string): number {
   return n;
 }
 
-/** Map keys, as go-msgpack writes them: each is the field name without its header. */
-function keyTable(...names: string[]): readonly Uint8Array[] {
-  return names.map((n) => Uint8Array.from(n, (c) => c.charCodeAt(0)));
+/**
+ * Map keys of a struct from its schema, as go-msgpack writes them: each is the
+ * field name without its header. The readers below switch on the index into
+ * this table, i.e. on the schema's field order.
+ */
+function keyTable(s: MessageSchema): readonly Uint8Array[] {
+  return keyNames(s).map((n) => Uint8Array.from(n, (c) => c.charCodeAt(0)));
 }
 
 /**
@@ -344,7 +358,7 @@ function skip(depth: number): void {
   for (let i = 0; i < n; i++) skip(depth + 1);
 }
 
-const K_LOG = keyTable('AppendedAt', 'Data', 'Extensions', 'Index', 'Term', 'Type');
+const K_LOG = keyTable(LOG_SCHEMA);
 
 function readLog(): Log {
   const outer = struct;
@@ -416,17 +430,7 @@ function readEntries(): Log[] | null {
   return out;
 }
 
-const K_AER = keyTable(
-  'Addr',
-  'Entries',
-  'ID',
-  'Leader',
-  'LeaderCommitIndex',
-  'PrevLogEntry',
-  'PrevLogTerm',
-  'ProtocolVersion',
-  'Term',
-);
+const K_AER = keyTable(REQUEST_SCHEMAS[RpcType.AppendEntries]!);
 
 function appendEntriesRequest(): AppendEntriesRequest {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -479,7 +483,7 @@ function appendEntriesRequest(): AppendEntriesRequest {
   return r;
 }
 
-const K_AERESP = keyTable('Addr', 'ID', 'LastLog', 'NoRetryBackoff', 'ProtocolVersion', 'Success', 'Term');
+const K_AERESP = keyTable(RESPONSE_SCHEMAS[RpcType.AppendEntries]!);
 
 function appendEntriesResponse(): AppendEntriesResponse {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -518,16 +522,7 @@ function appendEntriesResponse(): AppendEntriesResponse {
   return r;
 }
 
-const K_RVREQ = keyTable(
-  'Addr',
-  'Candidate',
-  'ID',
-  'LastLogIndex',
-  'LastLogTerm',
-  'LeadershipTransfer',
-  'ProtocolVersion',
-  'Term',
-);
+const K_RVREQ = keyTable(REQUEST_SCHEMAS[RpcType.RequestVote]!);
 
 function requestVoteRequest(): RequestVoteRequest {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -576,7 +571,7 @@ function requestVoteRequest(): RequestVoteRequest {
   return r;
 }
 
-const K_RVRESP = keyTable('Addr', 'Granted', 'ID', 'Peers', 'ProtocolVersion', 'Term');
+const K_RVRESP = keyTable(RESPONSE_SCHEMAS[RpcType.RequestVote]!);
 
 function requestVoteResponse(): RequestVoteResponse {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -612,20 +607,7 @@ function requestVoteResponse(): RequestVoteResponse {
   return r;
 }
 
-const K_ISREQ = keyTable(
-  'Addr',
-  'Configuration',
-  'ConfigurationIndex',
-  'ID',
-  'LastLogIndex',
-  'LastLogTerm',
-  'Leader',
-  'Peers',
-  'ProtocolVersion',
-  'Size',
-  'SnapshotVersion',
-  'Term',
-);
+const K_ISREQ = keyTable(REQUEST_SCHEMAS[RpcType.InstallSnapshot]!);
 
 function installSnapshotRequest(): InstallSnapshotRequest {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -690,7 +672,7 @@ function installSnapshotRequest(): InstallSnapshotRequest {
   return r;
 }
 
-const K_ISRESP = keyTable('Addr', 'ID', 'ProtocolVersion', 'Success', 'Term');
+const K_ISRESP = keyTable(RESPONSE_SCHEMAS[RpcType.InstallSnapshot]!);
 
 function installSnapshotResponse(): InstallSnapshotResponse {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -723,7 +705,7 @@ function installSnapshotResponse(): InstallSnapshotResponse {
   return r;
 }
 
-const K_HEADER = keyTable('Addr', 'ID', 'ProtocolVersion');
+const K_HEADER = keyTable(REQUEST_SCHEMAS[RpcType.TimeoutNow]!);
 
 /** TimeoutNow request and response: just the header. */
 function headerOnly(): TimeoutNowRequest | TimeoutNowResponse {
@@ -750,7 +732,7 @@ function headerOnly(): TimeoutNowRequest | TimeoutNowResponse {
   return { rpcHeader: h };
 }
 
-const K_PVREQ = keyTable('Addr', 'ID', 'LastLogIndex', 'LastLogTerm', 'ProtocolVersion', 'Term');
+const K_PVREQ = keyTable(REQUEST_SCHEMAS[RpcType.RequestPreVote]!);
 
 function requestPreVoteRequest(): RequestPreVoteRequest {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -786,7 +768,7 @@ function requestPreVoteRequest(): RequestPreVoteRequest {
   return r;
 }
 
-const K_PVRESP = keyTable('Addr', 'Granted', 'ID', 'ProtocolVersion', 'Term');
+const K_PVRESP = keyTable(RESPONSE_SCHEMAS[RpcType.RequestPreVote]!);
 
 function requestPreVoteResponse(): RequestPreVoteResponse {
   const h: RPCHeader = { protocolVersion: 0, id: null, addr: null };
@@ -819,20 +801,7 @@ function requestPreVoteResponse(): RequestPreVoteResponse {
   return r;
 }
 
-export const REQUEST_NAMES = [
-  'AppendEntriesRequest',
-  'RequestVoteRequest',
-  'InstallSnapshotRequest',
-  'TimeoutNowRequest',
-  'RequestPreVoteRequest',
-];
-export const RESPONSE_NAMES = [
-  'AppendEntriesResponse',
-  'RequestVoteResponse',
-  'InstallSnapshotResponse',
-  'TimeoutNowResponse',
-  'RequestPreVoteResponse',
-];
+export { REQUEST_NAMES, RESPONSE_NAMES };
 
 export function unknownType(type: number): ProtocolError {
   return new ProtocolError(`unknown rpc type ${String(type)}`);

@@ -6,8 +6,10 @@
  * (its state survives across chunks, so a value trickling in byte by byte is
  * still scanned once), enforces the DecodeLimits the moment a header declares
  * a size (before any of those bytes are buffered), and returns each value's
- * bytes contiguously for the decoder: a zero-copy view when the value lies in
- * one chunk, a single concatenation when it spans several.
+ * bytes contiguously for the decoder, copied once into memory of that value's
+ * own: a pushed chunk may be the writer's Buffer (an in-process StreamLayer
+ * passes it by reference and the writer may reuse it), and a view would pin a
+ * whole 16–64 KiB read chunk for the sake of a few bytes a consumer keeps.
  */
 import { LimitExceededError, ProtocolError } from '../../errors.ts';
 import { resolveDecodeLimits, type DecodeLimits } from './wire-format.ts';
@@ -66,6 +68,18 @@ const BYTE_INFO = ((): Int8Array => {
 })();
 
 /**
+ * Bytes [from, to) of `c` in memory nobody else writes: Buffer.allocUnsafe
+ * takes small sizes from Node's shared pool, which is only ever appended to
+ * (a kept field pins at most one 8 KiB pool block), and gives bigger ones
+ * their own ArrayBuffer.
+ */
+function ownCopy(c: Uint8Array, from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe(to - from);
+  out.set(c.subarray(from, to), 0);
+  return out;
+}
+
+/**
  * Incremental receiver: push() socket chunks in, take messages out with
  * readByte() (the RPC type), readValue() (one msgpack value) and readRaw()
  * (snapshot bytes), in whatever order the protocol dictates.
@@ -118,7 +132,10 @@ export class FrameReader {
     return this.#scanning;
   }
 
-  /** Queues a chunk. The reader keeps a reference, so don't modify it afterwards. */
+  /**
+   * Queues a chunk. The reader keeps a reference until the values in it are
+   * read (then it copies them out), so the writer must not modify it meanwhile.
+   */
   push(chunk: Uint8Array): void {
     const n = chunk.length;
     if (n === 0) return;
@@ -160,7 +177,10 @@ export class FrameReader {
     return b;
   }
 
-  /** Up to `max` raw bytes that are already buffered, without copying (for streaming snapshot data), or undefined when none are buffered. */
+  /**
+   * Up to `max` raw bytes that are already buffered (for streaming snapshot
+   * data), copied so the consumer owns them, or undefined when none are buffered.
+   */
   readRaw(max: number): Uint8Array | undefined {
     if (this.#scanning) throw new Error('FrameReader.readRaw() called in the middle of a value');
     if (this.#buffered === 0 || !(max >= 1)) return undefined;
@@ -168,7 +188,7 @@ export class FrameReader {
     const off = this.#headOff;
     const n = Math.min(Math.floor(max), c.length - off);
     this.#consume(n);
-    return c.subarray(off, off + n);
+    return ownCopy(c, off, off + n);
   }
 
   /**
@@ -351,10 +371,7 @@ export class FrameReader {
     const start = this.#headOff;
     let out: Uint8Array;
     if (endIdx === head) {
-      // A plain Uint8Array view: cheaper to make than a Buffer's, and to sub-view again in the decoder.
-      const c = chunks[head]!;
-      out =
-        c.constructor === Uint8Array ? c.subarray(start, endOff) : new Uint8Array(c.buffer, c.byteOffset + start, endOff - start);
+      out = ownCopy(chunks[head]!, start, endOff);
     } else {
       out = Buffer.allocUnsafe(size);
       let at = 0;

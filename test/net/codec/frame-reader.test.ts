@@ -24,7 +24,7 @@ describe('FrameReader', () => {
     expect(r.midFrame).toBe(false);
   });
 
-  it('reads a type byte then a value, and returns a view (no copy) when the value lies in one chunk', () => {
+  it('reads a type byte then a value, copied out of the pushed chunk so later writes to it change nothing (issue 9, defect 2)', () => {
     const value = str16(2000);
     const chunk = new Uint8Array(1 + value.length + 1);
     chunk[0] = 7;
@@ -35,9 +35,10 @@ describe('FrameReader', () => {
     expect(r.readByte()).toBe(7);
     const v = r.readValue()!;
     expect(hex(v)).toBe(hex(value));
-    expect(v.buffer).toBe(chunk.buffer);
-    expect(v.byteOffset).toBe(chunk.byteOffset + 1);
+    expect(v.buffer).not.toBe(chunk.buffer);
     expect(hex(r.readValue())).toBe('c0');
+    chunk.fill(0xee); // the writer reuses its buffer, as an in-process StreamLayer lets it
+    expect(hex(v)).toBe(hex(value));
     expect(r.buffered).toBe(0);
   });
 
@@ -150,7 +151,7 @@ describe('FrameReader', () => {
     expect(hex(r.readValue())).toBe(hex(value));
   });
 
-  it('serves raw bytes (snapshot data) between messages without copying', () => {
+  it('serves raw bytes (snapshot data) between messages, as copies the consumer owns', () => {
     const chunk = new Uint8Array(2000).fill(9);
     chunk.set([2, 0x80], 0); // type byte, empty map, then 1996 bytes of data...
     chunk.set([3, 0x80], 1998); // ...then the next message
@@ -160,11 +161,13 @@ describe('FrameReader', () => {
     expect(hex(r.readValue())).toBe('80');
     const raw = r.readRaw(1000)!;
     expect(raw.length).toBe(1000);
-    expect(raw.buffer).toBe(chunk.buffer);
+    expect(raw.buffer).not.toBe(chunk.buffer);
     expect(r.readRaw(996)!.length).toBe(996);
     expect(r.readByte()).toBe(3);
     expect(hex(r.readValue())).toBe('80');
     expect(r.buffered).toBe(0);
+    chunk.fill(0);
+    expect(raw.every((b) => b === 9)).toBe(true);
   });
 
   it('refuses readByte/readRaw in the middle of a value', () => {

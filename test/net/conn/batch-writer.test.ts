@@ -76,6 +76,29 @@ describe('BatchWriter', () => {
     expect(Buffer.concat(writes).equals(Buffer.concat(expected))).toBe(true);
   });
 
+  it('never overwrites a Buffer it gave a non-socket Duplex, which may pass it on by reference (issue 9, defect 2)', async () => {
+    const kept: Buffer[] = [];
+    const socket = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        kept.push(chunk); // by reference, as an in-process StreamLayer hands it to its reader
+        cb();
+      },
+    });
+    const w = new BatchWriter(socket, new MessageWriter());
+    const expected: Buffer[] = [];
+    // ~1.2 MiB in all: several slabs' worth, so a reused slab would overwrite earlier writes.
+    for (let round = 0; round < 600; round++) {
+      const req = appendReq({ term: round, entries: [entry(round, new Uint8Array(2048).fill(round & 0xff))] });
+      const ref = new MessageWriter();
+      ref.writeRequest(RpcType.AppendEntries, req);
+      expected.push(Buffer.from(ref.take()));
+      w.encoder.writeRequest(RpcType.AppendEntries, req);
+      w.queued();
+      await tick();
+    }
+    expect(Buffer.concat(kept).equals(Buffer.concat(expected))).toBe(true);
+  });
+
   it('writes nothing after stop()', async () => {
     const { socket, writes } = sink();
     let ticks = 0;
