@@ -277,7 +277,12 @@ export class NetworkTransport implements Transport {
       throw new TransportShutdownError();
     }
     this.pipelines.add(pipeline);
-    void pipeline.closed.then(() => this.pipelines.delete(pipeline));
+    void pipeline.closed.then((cause) => {
+      this.pipelines.delete(pipeline);
+      if (cause !== undefined && this.closing === undefined) {
+        this.opts.logger.warn({ err: cause, target: addr }, `raft-net: append pipeline to ${addr} broke`);
+      }
+    });
     return pipeline;
   }
 
@@ -451,6 +456,7 @@ export class NetworkTransport implements Transport {
     } catch (err) {
       if (this.closing !== undefined) throw new TransportShutdownError();
       if (!isTransportError(err, ErrorCode.Aborted)) this.backoff.failed(addr);
+      this.opts.logger.debug({ err, target: addr }, `raft-net: failed to dial ${addr}`);
       throw err;
     }
     this.backoff.succeeded(addr);
@@ -475,6 +481,9 @@ export class NetworkTransport implements Transport {
     void conn.closed.then((error) => {
       this.clientConns.delete(conn);
       stats.connectionsOpen--;
+      if (!conn.closedLocally && this.closing === undefined) {
+        this.opts.logger.debug({ err: error, target: conn.target }, `raft-net: connection to ${conn.target} cut`);
+      }
       if (channels.connectionClose.hasSubscribers) {
         channels.connectionClose.publish({ local, direction: 'outbound', peer: conn.target, error });
       }

@@ -32,14 +32,17 @@ const TURN_BYTES = 256 * 1024;
 export class NetPipeline implements AppendPipeline, ResponseWaiter {
   readonly responseType = RpcType.AppendEntries;
   readonly target: ServerAddress;
-  /** Resolves once the pipeline has shut down, however. */
-  readonly closed: Promise<void>;
+  /**
+   * Resolves once the pipeline has shut down: with what broke it (the
+   * connection, a timeout), or undefined when its owner closed it.
+   */
+  readonly closed: Promise<Error | undefined>;
   private readonly conn: ClientConn;
   private readonly window: AppendWindow;
   private readonly timeout: number;
   private readonly stats: PeerStats;
   private readonly local: string;
-  private resolveClosed!: () => void;
+  private resolveClosed!: (cause: Error | undefined) => void;
   /** Bytes encoded since the sender last gave the event loop a turn. */
   private turnBytes = 0;
 
@@ -159,7 +162,11 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
     if (this.window.closed) return;
     const closed = new PipelineShutdownError(`append pipeline to ${this.target} closed: no response in time`);
     const timedOut = new RpcTimeoutError(`append pipeline to ${this.target}: no response`, this.timeout, { cause: closed });
-    this.finish(timedOut, new PipelineShutdownError(`append pipeline closed: ${timedOut.message}`, { cause: timedOut }));
+    this.finish(
+      timedOut,
+      new PipelineShutdownError(`append pipeline closed: ${timedOut.message}`, { cause: timedOut }),
+      timedOut,
+    );
   }
 
   /** Fails every pending future and ends the consumer; idempotent. */
@@ -170,12 +177,14 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
         cause ? `append pipeline closed: ${cause.message}` : 'append pipeline closed',
         cause ? { cause } : undefined,
       ),
+      undefined,
+      cause,
     );
   }
 
-  private finish(futureError: Error, senderError: Error = futureError): void {
+  private finish(futureError: Error, senderError: Error = futureError, cause?: Error): void {
     this.window.close(futureError, senderError);
     void this.conn.close();
-    this.resolveClosed();
+    this.resolveClosed(cause);
   }
 }

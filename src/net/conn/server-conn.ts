@@ -12,6 +12,7 @@ import { channels } from '../../diagnostics.ts';
 import { ConnectionClosedError, LimitExceededError, ProtocolError, TransportError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { AppendEntriesRPC, HeartbeatHandler } from '../../transport.ts';
+import { HEARTBEAT_HANDLER_FAILED } from '../../internal/no-answer.ts';
 import { decodeRequest } from '../codec/decoder.ts';
 import type { MessageWriter } from '../codec/encoder.ts';
 import type { FrameReader } from '../codec/frame-reader.ts';
@@ -103,7 +104,10 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
     this.linger = new StallTimer(linger, () => this.stalled());
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.destroy(new ConnectionClosedError(`connection from ${remote} failed`, { cause: err })));
+    socket.on('error', (err) => {
+      if (this.state !== 'closed') host.logger.debug({ err, remote }, `raft-net: connection from ${remote} cut`);
+      this.destroy(new ConnectionClosedError(`connection from ${remote} failed`, { cause: err }));
+    });
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.destroy());
     socket.on('drain', () => this.process());
@@ -289,8 +293,9 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
         try {
           handler(rpc as unknown as AppendEntriesRPC);
         } catch (err) {
+          // Logged here; the peer only learns that it failed (HEARTBEAT_HANDLER_FAILED).
           this.host.logger.warn({ err, remote: this.remote }, 'raft-net: heartbeat handler threw');
-          if (rpc.live) rpc.respond(null, err instanceof Error ? err : String(err));
+          if (rpc.live) rpc.respond(null, HEARTBEAT_HANDLER_FAILED);
         }
         return;
       }

@@ -5,6 +5,8 @@ import { answerError } from '../../internal/no-answer.ts';
 
 /** The connection an RPC arrived on, as the RPC sees it. */
 export interface RpcOrigin {
+  /** The connection's remote address, as the StreamLayer reports it. */
+  readonly remote: string;
   /** False once the connection stopped serving: answers are dropped. */
   readonly serving: boolean;
   /** Writes the answer (`error` '' for a response) and moves on to the next request. */
@@ -26,6 +28,11 @@ export class ServerRPC {
     this.origin = origin;
     this.type = type;
     this.command = command;
+  }
+
+  /** The remote address of the connection it arrived on (read from the connection, nothing stored per RPC). */
+  get remote(): string {
+    return this.origin.remote;
   }
 
   /** False once answered or once the connection died: the consumer queue skips it. */
