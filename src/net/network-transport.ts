@@ -131,7 +131,10 @@ const textDecoder = new TextDecoder();
 export class NetworkTransport implements Transport {
   private readonly opts: Resolved;
   private readonly layer: StreamLayer;
-  private readonly queue = new AsyncQueue<ServerRPC>((rpc) => rpc.live);
+  private readonly queue = new AsyncQueue<ServerRPC>(
+    (rpc) => rpc.live,
+    (rpc) => rpc.taken(),
+  );
   private readonly pool: ConnPool;
   private readonly clientConns = new Set<ClientConn>();
   private readonly server: Inbound;
@@ -238,7 +241,7 @@ export class NetworkTransport implements Transport {
     // As in Go: the deadline grows with the snapshot, never below the base timeout.
     const timeout = opts?.timeout ?? this.opts.timeout * Math.max(1, Math.floor(req.size / this.opts.timeoutScale));
     const addr = this.resolve(id, target);
-    const tracked = new TrackedCall(RpcType.InstallSnapshot, addr, req, this.statsFor(addr), this.localAddr(), undefined);
+    const tracked = new TrackedCall(RpcType.InstallSnapshot, addr, req, this.statsFor(addr), this.localAddr(), undefined, id);
     const call = tracked.call;
     const finish = (): void => finishSource(data);
     call.promise.then(finish, finish);
@@ -271,7 +274,14 @@ export class NetworkTransport implements Transport {
     }
     const addr = this.resolve(id, target);
     const conn = this.pool.take(addr) ?? (await this.dial(addr, opts?.timeout ?? this.opts.timeout, opts?.signal));
-    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, this.statsFor(addr), this.localAddr());
+    const pipeline = new NetPipeline(
+      conn,
+      this.opts.maxRPCsInFlight,
+      this.opts.timeout,
+      this.statsFor(addr),
+      this.localAddr(),
+      id,
+    );
     if (this.closing !== undefined) {
       await pipeline.close();
       throw new TransportShutdownError();
@@ -373,7 +383,7 @@ export class NetworkTransport implements Transport {
   private call(type: RpcType, id: ServerID, target: ServerAddress, req: AnyRequest, opts?: CallOptions): Promise<AnyResponse> {
     if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
     const addr = this.resolve(id, target);
-    const tracked = new TrackedCall(type, addr, req, this.statsFor(addr), this.localAddr(), this.pool);
+    const tracked = new TrackedCall(type, addr, req, this.statsFor(addr), this.localAddr(), this.pool, id);
     const call = tracked.call;
     call.arm(opts?.timeout ?? this.opts.timeout, opts?.signal);
     if (call.settled) return call.promise;

@@ -5,7 +5,9 @@ import {
   type AppendEntriesResponse,
   RpcType,
   type ServerAddress,
+  type ServerID,
 } from '../../commands.ts';
+import { publishReplication } from '../hashicorp-metrics.ts';
 import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../../internal/append-window.ts';
 import type { AppendFuture, AppendPipeline, CallOptions } from '../../transport.ts';
@@ -42,12 +44,15 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   private readonly timeout: number;
   private readonly stats: PeerStats;
   private readonly local: string;
+  /** The ServerID the pipeline was opened with: hashicorp's `peer_id` label. */
+  private readonly peerID: ServerID;
   private resolveClosed!: (cause: Error | undefined) => void;
   /** Bytes encoded since the sender last gave the event loop a turn. */
   private turnBytes = 0;
 
-  constructor(conn: ClientConn, maxInFlight: number, timeout: number, stats: PeerStats, local: string) {
+  constructor(conn: ClientConn, maxInFlight: number, timeout: number, stats: PeerStats, local: string, peerID: ServerID = '') {
     this.conn = conn;
+    this.peerID = peerID;
     this.target = conn.target;
     this.timeout = timeout;
     this.stats = stats;
@@ -122,8 +127,11 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   }
 
   private settled(f: AppendFutureImpl): void {
-    if (f.error === undefined) this.stats.succeeded(performance.now() - f.sentAt);
-    else this.stats.failed(f.error instanceof RemoteError);
+    if (f.error === undefined) {
+      const ms = performance.now() - f.sentAt;
+      this.stats.succeeded(ms);
+      if (channels.metric.hasSubscribers) publishReplication(this.local, this.peerID, RpcType.AppendEntries, f.request, ms);
+    } else this.stats.failed(f.error instanceof RemoteError);
     if (channels.pipelineDepth.hasSubscribers) this.publishDepth();
   }
 

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { AnyRequest, AnyResponse, RpcType } from '../../commands.ts';
 import { AlreadyRespondedError } from '../../errors.ts';
 import { answerError } from '../../internal/no-answer.ts';
+import type { ServerRpcTimings } from '../hashicorp-metrics.ts';
 
 /** The connection an RPC arrived on, as the RPC sees it. */
 export interface RpcOrigin {
@@ -21,6 +22,8 @@ export class ServerRPC {
   readonly type: RpcType;
   readonly command: AnyRequest;
   reader: Readable | undefined;
+  /** hashicorp's raft.net.* timings, while someone subscribes to them. */
+  timings: ServerRpcTimings | undefined;
   private readonly origin: RpcOrigin;
   private responded = false;
 
@@ -49,5 +52,11 @@ export class ServerRPC {
     if (this.responded) throw new AlreadyRespondedError();
     this.responded = true;
     this.origin.respond(this, response, answerError(response, error));
+    this.timings?.responded();
+  }
+
+  /** The consumer took it (or the heartbeat handler returned). */
+  taken(): void {
+    this.timings?.taken();
   }
 }
