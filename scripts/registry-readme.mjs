@@ -11,7 +11,8 @@
  * - `<!-- repo-only -->` ... `<!-- /repo-only -->` regions (instructions
  *   that need a clone, such as `npm run docs`) are dropped, and
  *   `<!-- registry-only ... -->` comments are unwrapped, with `{{version}}`
- *   and `{{unpkg}}` filled in.
+ *   and `{{unpkg}}` filled in and `{{file:PATH}}` made a link to that file
+ *   (then rewritten like any other).
  *
  * `postpack` puts the original back (kept meanwhile in .README.md.repo).
  *
@@ -45,7 +46,13 @@ function shippedFiles(pkg) {
 export function registryReadme(text, pkg) {
   const unpkg = `https://unpkg.com/${pkg.name}@${pkg.version}`;
   const shipped = shippedFiles(pkg);
-  const fill = (s) => s.replaceAll('{{version}}', pkg.version).replaceAll('{{unpkg}}', unpkg);
+  // `{{file:PATH}}` is a link to a shipped file, written so in the comment
+  // because tools reading the repository's README (TypeDoc) see links in comments too.
+  const fill = (s) =>
+    s
+      .replaceAll('{{version}}', pkg.version)
+      .replaceAll('{{unpkg}}', unpkg)
+      .replace(/\{\{file:([^}]+)\}\}/g, (_, file) => `[\`${file}\`](${file})`);
   const missing = [];
   const out = text
     .replace(/<!-- repo-only -->[\s\S]*?<!-- \/repo-only -->\n?/g, '')
