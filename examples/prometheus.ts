@@ -6,16 +6,29 @@
  * scrapes (prom-client's `collect` hook), so there is nothing to update or
  * to go stale in between.
  *
+ * `registerHashicorpMetrics` adds hashicorp/raft's own timings under Go's
+ * names (raft_net_rpcDecode{rpcType="Heartbeat"} and so on), fed by the
+ * `raft-transport:metric` diagnostics channel, so a dashboard built for Go
+ * nodes reads these too.
+ *
  *   npx tsx examples/prometheus.ts          # serves http://127.0.0.1:9464/metrics
  *   PORT=0 npx tsx examples/prometheus.ts   # any free port (printed)
  *
  * In your project, import from 'raft-transport' instead of '../src/index.ts'.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { Counter, Gauge, Registry } from 'prom-client';
-import { newTCPTransport, type NetworkTransport, RpcType, type TransportStats } from '../src/index.ts';
+import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import {
+  type HashicorpMetricMessage,
+  type HashicorpMetricName,
+  newTCPTransport,
+  type NetworkTransport,
+  RpcType,
+  type TransportStats,
+} from '../src/index.ts';
 
 /** Anything with a `stats()`: a NetworkTransport, or a TLS transport. */
 export interface HasStats {
@@ -121,6 +134,53 @@ export function registerTransportMetrics(transport: HasStats, registry: Registry
   });
 }
 
+/** Each hashicorp metric with the label Go gives it. */
+const HASHICORP_METRICS: ReadonlyArray<[name: HashicorpMetricName, kind: 'timer' | 'counter', label: string | undefined]> = [
+  ['raft.net.getRPCType', 'timer', undefined],
+  ['raft.net.rpcDecode', 'timer', 'rpcType'],
+  ['raft.net.rpcEnqueue', 'timer', 'rpcType'],
+  ['raft.net.rpcRespond', 'timer', 'rpcType'],
+  ['raft.replication.heartbeat', 'timer', 'peer_id'],
+  ['raft.replication.appendEntries.rpc', 'timer', 'peer_id'],
+  ['raft.replication.appendEntries.logs', 'counter', 'peer_id'],
+  ['raft.replication.installSnapshot', 'timer', 'peer_id'],
+];
+
+/**
+ * Exports hashicorp/raft's metrics as go-metrics' Prometheus sink does:
+ * the dotted name joined with underscores after `prefix` (Consul and Nomad
+ * prefix their service name, e.g. 'consul_'), timers as summaries of
+ * milliseconds (quantiles 0.5, 0.9, 0.99 over 10 s), counters as counters.
+ * Only samples of the transport at `local` are taken, when given. Returns
+ * the unsubscribe function; until it is called the transport measures.
+ */
+export function registerHashicorpMetrics(registry: Registry, options: { prefix?: string; local?: string } = {}): () => void {
+  const prefix = options.prefix ?? '';
+  const observe = new Map<string, (m: HashicorpMetricMessage) => void>();
+  for (const [name, kind, label] of HASHICORP_METRICS) {
+    const config = {
+      name: prefix + name.replaceAll('.', '_'),
+      help: name,
+      labelNames: label === undefined ? [] : [label],
+      registers: [registry],
+    };
+    if (kind === 'timer') {
+      const summary = new Summary({ ...config, percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 10, ageBuckets: 5 });
+      observe.set(name, (m) => summary.observe(m.labels, m.value));
+    } else {
+      const counter = new Counter(config);
+      observe.set(name, (m) => counter.inc(m.labels, m.value));
+    }
+  }
+  const onMessage = (message: unknown): void => {
+    const m = message as HashicorpMetricMessage;
+    if (options.local !== undefined && m.local !== options.local) return;
+    observe.get(m.name)?.(m);
+  };
+  diagnosticsChannel.subscribe('raft-transport:metric', onMessage);
+  return () => void diagnosticsChannel.unsubscribe('raft-transport:metric', onMessage);
+}
+
 /** Serves `registry` on GET /metrics; resolves with the server once it listens. */
 export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -150,6 +210,7 @@ async function demo(): Promise<void> {
 
   const registry = new Registry();
   registerTransportMetrics(client, registry);
+  const stopHashicorp = registerHashicorpMetrics(registry);
   const metricsServer = await serveMetrics(registry, Number(process.env.PORT ?? 9464));
   const port = (metricsServer.address() as AddressInfo).port;
 
@@ -165,6 +226,7 @@ async function demo(): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   clearInterval(ticker);
+  stopHashicorp();
   await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
   await client.close();
   await server.close();

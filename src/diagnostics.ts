@@ -73,6 +73,39 @@ export interface SnapshotProgressMessage {
   size: number;
 }
 
+/**
+ * The names hashicorp/raft reports through go-metrics, for the same
+ * measurements: `raft.net.*` are NetworkTransport's server side (labelled
+ * `rpcType`: AppendEntries, Heartbeat, RequestVote, RequestPreVote,
+ * InstallSnapshot, TimeoutNow); `raft.replication.*` are what a Go leader
+ * measures around its transport calls (labelled `peer_id`, the ServerID the
+ * call was made with).
+ */
+export type HashicorpMetricName =
+  | 'raft.net.getRPCType'
+  | 'raft.net.rpcDecode'
+  | 'raft.net.rpcEnqueue'
+  | 'raft.net.rpcRespond'
+  | 'raft.replication.appendEntries.rpc'
+  | 'raft.replication.appendEntries.logs'
+  | 'raft.replication.heartbeat'
+  | 'raft.replication.installSnapshot';
+
+/**
+ * One measurement under hashicorp's name, so dashboards built for a Go fleet
+ * read a mixed one. A `timer` is in milliseconds, as go-metrics' MeasureSince
+ * reports it (its Prometheus sink exports a summary); a `counter` is an
+ * increment. See README, "Metrics with hashicorp's names", for when each is taken.
+ */
+export interface HashicorpMetricMessage {
+  local: ServerAddress;
+  name: HashicorpMetricName;
+  kind: 'timer' | 'counter';
+  value: number;
+  /** `{ rpcType }` for raft.net.* (none for getRPCType), `{ peer_id }` for raft.replication.*. */
+  labels: Readonly<Record<string, string>>;
+}
+
 /** The channels, by the name a subscriber uses. */
 export const channels = {
   rpcSend: diagnosticsChannel.channel('raft-transport:rpc:send'),
@@ -83,4 +116,6 @@ export const channels = {
   connectionClose: diagnosticsChannel.channel('raft-transport:connection:close'),
   pipelineDepth: diagnosticsChannel.channel('raft-transport:pipeline:depth'),
   snapshotProgress: diagnosticsChannel.channel('raft-transport:snapshot:progress'),
+  /** HashicorpMetricMessage: hashicorp/raft's transport and replication timings. */
+  metric: diagnosticsChannel.channel('raft-transport:metric'),
 } as const;

@@ -58,6 +58,15 @@ export interface RPCOf<T extends RpcType> {
   readonly type: T;
   readonly command: RequestOf<T>;
   /**
+   * Who sent it, so a server can log, rate-limit or authorise by caller
+   * without trusting the request's own fields: over a network, the remote
+   * address of the connection it arrived on as the StreamLayer reports it
+   * (`host:port` for TCP, the same string `rpc:receive` diagnostics carry);
+   * in memory, the caller's `localAddr()`. It names the connection, not a
+   * ServerID: use `command.rpcHeader.id` for that.
+   */
+  readonly remote: string;
+  /**
    * Answers the caller, the same way in every transport:
    * - `respond(response)`: the call resolves with `response`;
    * - `respond(response | null, error)`: the call fails with `ERR_REMOTE`

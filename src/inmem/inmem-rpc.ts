@@ -14,6 +14,7 @@ export type InmemReply =
 /** What an InmemRPC needs from the transports at either end. */
 export interface InmemEndpoint {
   readonly closed: boolean;
+  localAddr(): string;
   forget(rpc: InmemRPC): void;
 }
 
@@ -40,6 +41,11 @@ export class InmemRPC {
     this.from = from;
     this.to = to;
     this.reader = reader;
+  }
+
+  /** Who sent it: the calling transport's address, as a network peer's would be its socket's. */
+  get remote(): string {
+    return this.from.localAddr();
   }
 
   /** False once the caller gave up (timeout, abort, shutdown): the consumer never sees it. */

@@ -29,7 +29,9 @@ import { AsyncQueue } from '../internal/async-queue.ts';
 import { PeerStats, type TransportStats } from '../net/peer-stats.ts';
 import { exactReadable, finishSource } from '../internal/byte-source.ts';
 import { type Identity, identityOf, withIdentity } from '../internal/identity.ts';
+import { HEARTBEAT_HANDLER_FAILED } from '../internal/no-answer.ts';
 import { PendingCall } from '../internal/pending-call.ts';
+import { defaultLogger, type Logger } from '../logger.ts';
 import type {
   AppendEntriesRPC,
   AppendPipeline,
@@ -66,6 +68,8 @@ export interface InmemTransportOptions {
    * receives a shallow copy instead of the caller's object.
    */
   localID?: ServerID;
+  /** Where diagnostics go (a heartbeat handler that threw); pino-compatible. Silent unless NODE_DEBUG=raft-transport. */
+  logger?: Logger;
 }
 
 /** The same window as NetworkTransport's default (see README, "Why the default maxRPCsInFlight is 64"). */
@@ -112,11 +116,13 @@ export class InmemTransport implements Transport, WithPeers {
   /** @internal */
   readonly identity: Identity | undefined;
   private closedFlag = false;
+  private readonly logger: Logger;
 
   constructor(addr?: ServerAddress, options: InmemTransportOptions = {}) {
     this.addr = addr !== undefined && addr !== '' ? addr : randomUUID();
     this.timeout = options.timeout ?? 500;
     this.queueCapacity = options.queueCapacity ?? 16;
+    this.logger = options.logger ?? defaultLogger;
     this.identity = identityOf(options.localID, this.addr);
     this.maxRPCsInFlight = options.maxRPCsInFlight ?? options.maxInFlight ?? DEFAULT_MAX_RPCS_IN_FLIGHT;
     // Dropping an abandoned RPC at dequeue also unlinks it from both ends.
@@ -318,7 +324,9 @@ export class InmemTransport implements Transport, WithPeers {
         try {
           handler(rpc as unknown as AppendEntriesRPC);
         } catch (err) {
-          if (rpc.live) rpc.settle(undefined, err instanceof Error ? err : new Error(String(err)));
+          // As over the network: logged here, and the caller only learns that it failed.
+          this.logger.warn({ err, remote: rpc.remote }, 'raft-inmem: heartbeat handler threw');
+          if (rpc.live) rpc.settle(undefined, new RemoteError(HEARTBEAT_HANDLER_FAILED));
         }
         return true;
       }

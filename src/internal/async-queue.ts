@@ -23,13 +23,13 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private readers: Array<(result: IteratorResult<T>) => void> = [];
   private closedFlag = false;
   private readonly isLive: ((item: T) => boolean) | undefined;
-  private readonly onTake: (() => void) | undefined;
+  private readonly onTake: ((item: T) => void) | undefined;
 
   /**
    * @param isLive asked at dequeue time; items for which it returns false are dropped.
    * @param onTake told whenever an item reaches a reader, for owners that bound what is outstanding.
    */
-  constructor(isLive?: (item: T) => boolean, onTake?: () => void) {
+  constructor(isLive?: (item: T) => boolean, onTake?: (item: T) => void) {
     this.isLive = isLive;
     this.onTake = onTake;
   }
@@ -49,7 +49,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     const reader = this.readers.shift();
     if (reader !== undefined) {
       reader({ value: item, done: false });
-      this.onTake?.();
+      this.onTake?.(item);
     } else {
       this.items.push(item);
     }
@@ -78,7 +78,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   next(): Promise<IteratorResult<T>> {
     const item = this.shift();
     if (item !== undefined) {
-      this.onTake?.();
+      this.onTake?.(item);
       return Promise.resolve({ value: item, done: false });
     }
     if (this.closedFlag) return Promise.resolve({ value: undefined, done: true });
@@ -95,7 +95,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     if (signal === undefined && (timeoutMs === undefined || timeoutMs <= 0)) return this.next();
     const item = this.shift();
     if (item !== undefined) {
-      this.onTake?.();
+      this.onTake?.(item);
       return Promise.resolve({ value: item, done: false });
     }
     if (this.closedFlag) return Promise.resolve({ value: undefined, done: true });

@@ -13,3 +13,10 @@ export function answerError(response: unknown, error: Error | string | null | un
   }
   return response == null ? NO_ANSWER_MESSAGE : '';
 }
+
+/**
+ * What the caller is told when the heartbeat handler throws, in every
+ * transport: the exception stays local (it is logged), since its text may
+ * carry internals a remote peer has no business reading.
+ */
+export const HEARTBEAT_HANDLER_FAILED = 'heartbeat handler failed';

@@ -150,7 +150,10 @@ const textDecoder = new TextDecoder();
 export class NetworkTransport implements Transport {
   private readonly opts: Resolved;
   private readonly layer: StreamLayer;
-  private readonly queue = new AsyncQueue<ServerRPC>((rpc) => rpc.live);
+  private readonly queue = new AsyncQueue<ServerRPC>(
+    (rpc) => rpc.live,
+    (rpc) => rpc.taken(),
+  );
   private readonly pool: ConnPool;
   private readonly clientConns = new Set<ClientConn>();
   private readonly server: Inbound;
@@ -276,7 +279,7 @@ export class NetworkTransport implements Transport {
     // As in Go: the deadline grows with the snapshot, never below the base timeout.
     const timeout = opts?.timeout ?? this.opts.timeout * Math.max(1, Math.floor(req.size / this.opts.timeoutScale));
     const addr = this.resolve(id, target);
-    const tracked = new TrackedCall(RpcType.InstallSnapshot, addr, req, this.statsFor(addr), this.localAddr(), undefined);
+    const tracked = new TrackedCall(RpcType.InstallSnapshot, addr, req, this.statsFor(addr), this.localAddr(), undefined, id);
     const call = tracked.call;
     const finish = (): void => finishSource(data);
     call.promise.then(finish, finish);
@@ -309,13 +312,25 @@ export class NetworkTransport implements Transport {
     }
     const addr = this.resolve(id, target);
     const conn = this.pool.take(addr) ?? (await this.dial(addr, opts?.timeout ?? this.opts.timeout, opts?.signal));
-    const pipeline = new NetPipeline(conn, this.opts.maxRPCsInFlight, this.opts.timeout, this.statsFor(addr), this.localAddr());
+    const pipeline = new NetPipeline(
+      conn,
+      this.opts.maxRPCsInFlight,
+      this.opts.timeout,
+      this.statsFor(addr),
+      this.localAddr(),
+      id,
+    );
     if (this.closing !== undefined) {
       await pipeline.close();
       throw new TransportShutdownError();
     }
     this.pipelines.add(pipeline);
-    void pipeline.closed.then(() => this.pipelines.delete(pipeline));
+    void pipeline.closed.then((cause) => {
+      this.pipelines.delete(pipeline);
+      if (cause !== undefined && this.closing === undefined) {
+        this.opts.logger.warn({ err: cause, target: addr }, `raft-net: append pipeline to ${addr} broke`);
+      }
+    });
     return pipeline;
   }
 
@@ -406,7 +421,7 @@ export class NetworkTransport implements Transport {
   private call(type: RpcType, id: ServerID, target: ServerAddress, req: AnyRequest, opts?: CallOptions): Promise<AnyResponse> {
     if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
     const addr = this.resolve(id, target);
-    const tracked = new TrackedCall(type, addr, req, this.statsFor(addr), this.localAddr(), this.pool);
+    const tracked = new TrackedCall(type, addr, req, this.statsFor(addr), this.localAddr(), this.pool, id);
     const call = tracked.call;
     call.arm(opts?.timeout ?? this.opts.timeout, opts?.signal);
     if (call.settled) return call.promise;
@@ -489,6 +504,7 @@ export class NetworkTransport implements Transport {
     } catch (err) {
       if (this.closing !== undefined) throw new TransportShutdownError();
       if (!isTransportError(err, ErrorCode.Aborted)) this.backoff.failed(addr);
+      this.opts.logger.debug({ err, target: addr }, `raft-net: failed to dial ${addr}`);
       throw err;
     }
     this.backoff.succeeded(addr);
@@ -513,6 +529,9 @@ export class NetworkTransport implements Transport {
     void conn.closed.then((error) => {
       this.clientConns.delete(conn);
       stats.connectionsOpen--;
+      if (!conn.closedLocally && this.closing === undefined) {
+        this.opts.logger.debug({ err: error, target: conn.target }, `raft-net: connection to ${conn.target} cut`);
+      }
       if (channels.connectionClose.hasSubscribers) {
         channels.connectionClose.publish({ local, direction: 'outbound', peer: conn.target, error });
       }

@@ -1,4 +1,5 @@
-import { type AnyRequest, type AnyResponse, type RpcType, type ServerAddress, rpcTypeName } from '../commands.ts';
+import { type AnyRequest, type AnyResponse, type RpcType, type ServerAddress, type ServerID, rpcTypeName } from '../commands.ts';
+import { publishReplication } from './hashicorp-metrics.ts';
 import { channels } from '../diagnostics.ts';
 import { RemoteError } from '../errors.ts';
 import { type CallObserver, PendingCall } from '../internal/pending-call.ts';
@@ -22,6 +23,8 @@ export class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
   private readonly local: ServerAddress;
   private readonly target: ServerAddress;
   private readonly t0: number;
+  /** The ServerID the call was made with: hashicorp's `peer_id` label. */
+  private readonly peerID: ServerID;
   private conn: ClientConn | undefined;
 
   /** `pool` receives the connection back after an answer; without one (snapshots) the caller closes it. */
@@ -32,7 +35,9 @@ export class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
     stats: PeerStats,
     local: ServerAddress,
     pool: ConnPool | undefined,
+    peerID: ServerID = '',
   ) {
+    this.peerID = peerID;
     this.responseType = type;
     this.target = target;
     this.request = request;
@@ -80,6 +85,7 @@ export class TrackedCall implements ResponseWaiter, CallObserver<AnyResponse> {
     const ms = performance.now() - this.t0;
     if (err === undefined) {
       this.stats.succeeded(ms);
+      if (channels.metric.hasSubscribers) publishReplication(this.local, this.peerID, this.responseType, this.request, ms);
       if (channels.rpcComplete.hasSubscribers) {
         channels.rpcComplete.publish({
           local: this.local,

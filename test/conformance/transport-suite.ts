@@ -198,6 +198,48 @@ export function runTransportConformance(factory: TransportFactory): void {
       expect(viaConsumer).toEqual([22, 0, 23]);
     });
 
+    it('tells the consumer and the heartbeat handler who sent each RPC (rpc.remote)', async () => {
+      const [a, b, c] = (await make(3)) as [Transport, Transport, Transport];
+      const viaHandler: string[] = [];
+      b.setHeartbeatHandler((rpc) => {
+        viaHandler.push(rpc.remote);
+        void echoResponder(rpc);
+      });
+      const viaConsumer: string[] = [];
+      void serve(b, (rpc) => {
+        viaConsumer.push(rpc.remote);
+        return echoResponder(rpc);
+      });
+      await a.requestVote('b', b.localAddr(), voteReq());
+      await a.appendEntries('b', b.localAddr(), heartbeatReq(5));
+      await c.requestVote('b', b.localAddr(), voteReq());
+      await c.appendEntries('b', b.localAddr(), heartbeatReq(5));
+      expect(viaConsumer).toHaveLength(2);
+      expect(viaHandler).toHaveLength(2);
+      for (const remote of [...viaConsumer, ...viaHandler]) {
+        expect(typeof remote).toBe('string');
+        expect(remote).not.toBe('');
+        expect(remote).not.toBe(b.localAddr());
+      }
+      // Two callers are told apart.
+      expect(viaConsumer[0]).not.toBe(viaConsumer[1]);
+      expect(viaHandler[0]).not.toBe(viaHandler[1]);
+    });
+
+    it('answers a throwing heartbeat handler with a generic error, never its text', async () => {
+      const [a, b] = (await make(2)) as [Transport, Transport];
+      b.setHeartbeatHandler(() => {
+        throw new Error('secret: /var/lib/raft/db is corrupt');
+      });
+      const err = await rejection(a.appendEntries('b', b.localAddr(), heartbeatReq(4)));
+      expectCode(err, ErrorCode.Remote);
+      expect((err as { remoteMessage: string }).remoteMessage).toBe('heartbeat handler failed');
+      expect(String((err as Error).message)).not.toContain('secret');
+      // The peer still serves afterwards.
+      b.setHeartbeatHandler((rpc) => void echoResponder(rpc));
+      expect((await a.appendEntries('b', b.localAddr(), heartbeatReq(4))).term).toBe(4);
+    });
+
     it('streams a snapshot without the caller or consumer holding it whole', async () => {
       const [a, b] = (await make(2)) as [Transport, Transport];
       const size = 4 * 1024 * 1024 + 17;

@@ -6,8 +6,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerTransportMetrics } from '../../examples/prometheus.ts';
-import { newTCPTransport, RpcType } from '../../src/index.ts';
+import { registerHashicorpMetrics, registerTransportMetrics } from '../../examples/prometheus.ts';
+import { appendEntriesRequest, heartbeat, newTCPTransport, RpcType } from '../../src/index.ts';
+import { entry } from '../helpers/fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -75,6 +76,51 @@ describe('examples/prometheus.ts', () => {
     expect(sample(serverText, 'raft_transport_inbound_connections')).toBeGreaterThanOrEqual(1);
   });
 
+  it("exports hashicorp/raft's timings under Go's Prometheus names, per transport", async () => {
+    const server = await newTCPTransport('127.0.0.1:0', { localID: 'srv' });
+    const client = await newTCPTransport('127.0.0.1:0', { localID: 'cli' });
+    cleanup.push(
+      () => server.close(),
+      () => client.close(),
+    );
+    const serverRegistry = new Registry();
+    cleanup.push(registerHashicorpMetrics(serverRegistry, { prefix: 'consul_', local: server.localAddr() }));
+    const clientRegistry = new Registry();
+    cleanup.push(registerHashicorpMetrics(clientRegistry, { local: client.localAddr() }));
+    const ok = { rpcHeader: { protocolVersion: 3 }, term: 1, lastLog: 0, success: true, noRetryBackoff: false };
+    server.setHeartbeatHandler((rpc) => rpc.respond(ok));
+    void (async () => {
+      for await (const rpc of server.consumer()) {
+        if (rpc.type === RpcType.AppendEntries) rpc.respond(ok);
+        else rpc.respond(null, 'nope');
+      }
+    })();
+    const target = server.localAddr();
+    for (let i = 0; i < 2; i++) await client.appendEntries('srv', target, heartbeat({ term: 1, leader: client.localAddr() }));
+    await client.appendEntries(
+      'srv',
+      target,
+      appendEntriesRequest({ term: 1, leader: client.localAddr(), entries: [entry(1), entry(2)], leaderCommitIndex: 1 }),
+    );
+
+    const text = await serverRegistry.metrics();
+    expect(text).toContain('# TYPE consul_raft_net_rpcDecode summary');
+    expect(sample(text, 'consul_raft_net_rpcDecode_count{rpcType="Heartbeat"}')).toBe(2);
+    expect(sample(text, 'consul_raft_net_rpcEnqueue_count{rpcType="AppendEntries"}')).toBe(1);
+    expect(sample(text, 'consul_raft_net_rpcRespond_count{rpcType="AppendEntries"}')).toBe(1);
+    expect(sample(text, 'consul_raft_net_getRPCType_count')).toBe(3);
+    expect(sample(text, 'consul_raft_net_rpcDecode{quantile="0.99",rpcType="Heartbeat"}')).toBeGreaterThanOrEqual(0);
+    // The client's samples went to its own registry only.
+    expect(sample(text, 'consul_raft_replication_heartbeat_count{peer_id="srv"}')).toBeUndefined();
+
+    const clientText = await clientRegistry.metrics();
+    expect(sample(clientText, 'raft_replication_heartbeat_count{peer_id="srv"}')).toBe(2);
+    expect(sample(clientText, 'raft_replication_appendEntries_rpc_count{peer_id="srv"}')).toBe(1);
+    expect(clientText).toContain('# TYPE raft_replication_appendEntries_logs counter');
+    expect(sample(clientText, 'raft_replication_appendEntries_logs{peer_id="srv"}')).toBe(2);
+    expect(sample(clientText, 'raft_net_rpcDecode_count{rpcType="Heartbeat"}')).toBeUndefined();
+  });
+
   it('serves /metrics over HTTP when run, and exits cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/prometheus.ts'], {
       cwd: ROOT,
@@ -110,6 +156,8 @@ describe('examples/prometheus.ts', () => {
       'raft_transport_rpc_latency_seconds',
       'raft_transport_inbound_rpcs_total',
       'raft_transport_inbound_connections',
+      'raft_net_rpcDecode',
+      'raft_net_rpcRespond',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }

@@ -180,4 +180,39 @@ describe('InmemTransport', () => {
     expect(a.maxRPCsInFlight).toBe(64);
     expect(new InmemTransport(undefined, { maxInFlight: 8 }).maxRPCsInFlight).toBe(8); // the deprecated name still works
   });
+
+  it("gives every RPC the caller's address as rpc.remote, pipelined ones included", async () => {
+    const [a, b] = InmemTransport.cluster(['a', 'b']);
+    open.push(a, b);
+    const remotes: string[] = [];
+    b.setHeartbeatHandler((rpc) => {
+      remotes.push(`hb:${rpc.remote}`);
+      void echoResponder(rpc);
+    });
+    void serve(b, (rpc) => {
+      remotes.push(rpc.remote);
+      return echoResponder(rpc);
+    });
+    await a.requestVote('b', 'b', voteReq());
+    await a.appendEntries('b', 'b', heartbeatReq(2));
+    const p = await a.appendEntriesPipeline('b', 'b');
+    await (await p.appendEntries(appendReq())).wait();
+    await p.close();
+    expect(remotes).toEqual(['a', 'hb:a', 'a']);
+  });
+
+  it('logs a throwing heartbeat handler locally and tells the caller only that it failed', async () => {
+    const logged: Array<{ obj: object; msg: string }> = [];
+    const warn = (obj: object, msg: string) => logged.push({ obj, msg });
+    const a = make('a');
+    const b = make('b', { logger: { debug: () => {}, info: () => {}, warn, error: warn } });
+    a.connect('b', b);
+    const boom = new Error('disk on fire');
+    b.setHeartbeatHandler(() => {
+      throw boom;
+    });
+    const err = await transportError(a.appendEntries('b', 'b', heartbeatReq(3)));
+    expect(err).toMatchObject({ code: ErrorCode.Remote, remoteMessage: 'heartbeat handler failed' });
+    expect(logged).toEqual([{ obj: { err: boom, remote: 'a' }, msg: 'raft-inmem: heartbeat handler threw' }]);
+  });
 });

@@ -16,7 +16,7 @@ import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport } from '../../src/net/tcp-transport.ts';
 import { allBytes, appendReq, entry, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
 
-const SHARED_WIRE = new URL('../../../shared/wire/', import.meta.url);
+const WIRE_FIXTURES = new URL('../fixtures/wire/', import.meta.url);
 
 interface Logged {
   level: string;
@@ -66,11 +66,9 @@ function validFrames(): Uint8Array[] {
   push(RpcType.InstallSnapshot, snapshotReq(0));
   push(RpcType.TimeoutNow, { rpcHeader: { protocolVersion: 3 } });
   push(RpcType.RequestPreVote, { rpcHeader: { protocolVersion: 3 }, term: 1, lastLogIndex: 1, lastLogTerm: 1 });
-  if (fs.existsSync(SHARED_WIRE)) {
-    for (const f of fs.readdirSync(SHARED_WIRE).filter((n) => n.endsWith('.json'))) {
-      const doc = JSON.parse(fs.readFileSync(new URL(f, SHARED_WIRE), 'utf8')) as { vectors: Array<{ request: string }> };
-      for (const v of doc.vectors) frames.push(Buffer.from(v.request, 'hex'));
-    }
+  for (const f of fs.readdirSync(WIRE_FIXTURES).filter((n) => n.endsWith('.json'))) {
+    const doc = JSON.parse(fs.readFileSync(new URL(f, WIRE_FIXTURES), 'utf8')) as { vectors: Array<{ request: string }> };
+    for (const v of doc.vectors) frames.push(Buffer.from(v.request, 'hex'));
   }
   return frames;
 }

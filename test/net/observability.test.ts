@@ -1,13 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import * as net from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RpcType } from '../../src/commands.ts';
 import { channels } from '../../src/diagnostics.ts';
 import { ErrorCode } from '../../src/errors.ts';
 import type { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport } from '../../src/net/tcp-transport.ts';
-import { appendReq, echoResponder, entry, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
+import type { Logger } from '../../src/logger.ts';
+import { MessageWriter } from '../../src/net/codec/encoder.ts';
+import { closedPort } from '../helpers/expect-errors.ts';
+import { appendReq, echoResponder, entry, heartbeatReq, pseudoRandom, serve, snapshotReq, voteReq } from '../helpers/fixtures.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -116,5 +120,119 @@ describe('observability', () => {
     const loud = run({ NODE_DEBUG: 'raft-transport' });
     expect(loud.status).toBe(0);
     expect(loud.stderr).toMatch(/RAFT-TRANSPORT \d+: raft-net: closing connection on bad input/);
+    expect(loud.stderr).toMatch(/RAFT-TRANSPORT \d+: raft-net: failed to dial 127\.0\.0\.1:\d+/);
+  });
+
+  it('logs dial failures, cut connections and broken pipelines, but not orderly closes', async () => {
+    const log = new RecordingLogger();
+    const a = await newTCPTransport('127.0.0.1:0', { timeout: 5_000, logger: log });
+    const b = await newTCPTransport('127.0.0.1:0', { timeout: 5_000, logger: log });
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    // A dial failure.
+    const nowhere = await closedPort();
+    await expect(a.requestVote('x', nowhere, voteReq())).rejects.toMatchObject({ code: ErrorCode.PeerUnreachable });
+    expect(log.find('failed to dial')).toMatchObject({ level: 'debug', obj: { target: nowhere } });
+
+    // An orderly pipeline close logs nothing.
+    void serve(b);
+    const p1 = await a.appendEntriesPipeline('b', b.localAddr());
+    await (await p1.appendEntries(appendReq())).wait();
+    await p1.close();
+    expect(log.find('broke')).toBeUndefined();
+    expect(log.find('cut')).toBeUndefined();
+
+    // A pipeline whose peer goes away breaks: logged, with the connection cut.
+    const p2 = await a.appendEntriesPipeline('b', b.localAddr());
+    await (await p2.appendEntries(appendReq())).wait();
+    await b.close();
+    await expect(p2.appendEntries(appendReq()).then((f) => f.wait())).rejects.toBeInstanceOf(Error);
+    await vi.waitFor(() => expect(log.find('append pipeline')).toBeDefined());
+    expect(log.find('append pipeline')).toMatchObject({ level: 'warn', obj: { target: b.localAddr() } });
+    expect(log.find(`connection to ${b.localAddr()} cut`)?.level).toBe('debug');
+  });
+
+  it('logs an inbound connection cut by the peer', async () => {
+    const log = new RecordingLogger();
+    const b = await newTCPTransport('127.0.0.1:0', { logger: log });
+    cleanup.push(() => b.close());
+    const port = Number(b.localAddr().split(':')[1]);
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    await vi.waitFor(() => expect(log.find('accepted connection')).toBeDefined());
+    const from = `127.0.0.1:${s.localPort}`;
+    s.resetAndDestroy();
+    await vi.waitFor(() => expect(log.find(`connection from ${from} cut`)).toBeDefined());
+  });
+
+  it('logs a throwing heartbeat handler locally, with the exception', async () => {
+    const log = new RecordingLogger();
+    const [a] = await pair();
+    const b = await newTCPTransport('127.0.0.1:0', { logger: log });
+    cleanup.push(() => b.close());
+    const boom = new Error('disk on fire');
+    b.setHeartbeatHandler(() => {
+      throw boom;
+    });
+    await expect(a.appendEntries('b', b.localAddr(), heartbeatReq(3))).rejects.toMatchObject({
+      code: ErrorCode.Remote,
+      remoteMessage: 'heartbeat handler failed',
+    });
+    expect(log.find('heartbeat handler threw')).toMatchObject({ level: 'warn', obj: { err: boom } });
+  });
+
+  it('gives every RPC the remote address of the connection it arrived on (rpc.remote)', async () => {
+    const [a, b] = await pair();
+    const seen = record();
+    const remotes: string[] = [];
+    b.setHeartbeatHandler((rpc) => {
+      remotes.push(rpc.remote);
+      void echoResponder(rpc);
+    });
+    void serve(b, (rpc) => {
+      remotes.push(rpc.remote);
+      return echoResponder(rpc);
+    });
+    await a.requestVote('b', b.localAddr(), voteReq());
+    await a.appendEntries('b', b.localAddr(), heartbeatReq(2));
+    // A raw socket of our own: the remote address is its local end.
+    const port = Number(b.localAddr().split(':')[1]);
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    const viaDiagnostics = seen.get('raft-transport:rpc:receive') ?? [];
+    const w = new MessageWriter();
+    w.writeRequest(RpcType.RequestVote, voteReq());
+    s.write(w.take());
+    await vi.waitFor(() => expect(remotes).toHaveLength(3));
+    expect(remotes[2]).toBe(`127.0.0.1:${s.localPort}`);
+    s.destroy();
+    expect(remotes[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(remotes[0]).not.toBe(b.localAddr());
+    // The same string the diagnostics channel reports.
+    expect(viaDiagnostics.map((m) => m.remote)).toEqual(remotes);
   });
 });
+
+/** A pino-shaped logger that keeps what it is given. */
+class RecordingLogger implements Logger {
+  readonly entries: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
+  debug(obj: object, msg: string): void {
+    this.entries.push({ level: 'debug', obj: obj as Record<string, unknown>, msg });
+  }
+  info(obj: object, msg: string): void {
+    this.entries.push({ level: 'info', obj: obj as Record<string, unknown>, msg });
+  }
+  warn(obj: object, msg: string): void {
+    this.entries.push({ level: 'warn', obj: obj as Record<string, unknown>, msg });
+  }
+  error(obj: object, msg: string): void {
+    this.entries.push({ level: 'error', obj: obj as Record<string, unknown>, msg });
+  }
+  find(text: string): { level: string; obj: Record<string, unknown>; msg: string } | undefined {
+    return this.entries.find((e) => e.msg.includes(text));
+  }
+}

@@ -128,13 +128,53 @@ afterAll(() => {
 });
 
 describe('npm package', () => {
-  it('ships the build, types, bin, README and LICENSE, and nothing else', () => {
+  it('ships the build, types, bin, README, LICENSE and the files the README links to, and nothing else', () => {
     const files = (packed?.files ?? []).map((f) => f.path);
     for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js'])
       expect(files).toContain(f);
-    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts))$/.test(f));
+    expect(files).toContain('examples/prometheus.ts');
+    expect(files).toContain('docs/bench-sweep.svg');
+    const stray = files.filter(
+      (f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|examples\/[^/]+\.ts|docs\/[^/]+\.svg)$/.test(f),
+    );
     expect(stray).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
+
+  it('ships a README whose links work on the registry: no relative link, every file link into this version', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const shippedReadme = fs.readFileSync(path.join(project, 'node_modules', 'raft-transport', 'README.md'), 'utf8');
+    const repoReadme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    // Packing rewrote a copy: the repository's README is back as it was, and no backup is left behind.
+    expect(repoReadme).toContain('](examples/prometheus.ts)');
+    expect(fs.existsSync(path.join(ROOT, '.README.md.repo'))).toBe(false);
+    const links = [...shippedReadme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? '');
+    expect(links.length).toBeGreaterThan(3);
+    const dangling = links.filter((l) => !/^(https?:|mailto:|#)/.test(l));
+    expect(dangling).toEqual([]);
+    // Each link into the package names a file of this very tarball.
+    const files = new Set((packed?.files ?? []).map((f) => f.path));
+    const prefix = `https://unpkg.com/raft-transport@${pkg.version}/`;
+    const intoPackage = links.filter((l) => l.startsWith('https://unpkg.com/'));
+    expect(intoPackage).toContain(`${prefix}examples/prometheus.ts`);
+    for (const l of intoPackage) {
+      expect(l.startsWith(prefix), l).toBe(true);
+      expect(files.has(l.slice(prefix.length).split('#')[0] ?? ''), l).toBe(true);
+    }
+    // Anchors point at headings the README has (GitHub's slugs).
+    const slugs = new Set(
+      [...shippedReadme.matchAll(/^#+ (.+)$/gm)].map((m) =>
+        (m[1] ?? '')
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    for (const l of links.filter((x) => x.startsWith('#'))) expect(slugs.has(l.slice(1)), l).toBe(true);
+    // Instructions that need a clone are replaced by what the package holds.
+    expect(shippedReadme).not.toContain('npm run docs');
+    expect(shippedReadme).not.toMatch(/<!-- (repo|registry)-only/);
+    expect(repoReadme).toContain('npm run docs');
   });
 
   it('keeps internals out of the shipped declarations', () => {

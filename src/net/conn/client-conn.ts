@@ -36,6 +36,7 @@ export class ClientConn {
   /** Fills `rpcHeader.id`/`addr` of requests that leave them out (the transport's `localID`). */
   private readonly identity: Identity | undefined;
   private resolveClosed!: (err: Error) => void;
+  private localClose = false;
 
   constructor(
     socket: Duplex,
@@ -159,8 +160,14 @@ export class ClientConn {
     this.resolveClosed(err);
   }
 
+  /** True when `close()` ended it (its owner was done), not a break. */
+  get closedLocally(): boolean {
+    return this.localClose;
+  }
+
   /** Closes the connection and waits until the socket is gone. */
   close(): Promise<void> {
+    if (this.broken === undefined) this.localClose = true;
     this.fail(new ConnectionClosedError(`connection to ${this.target} closed locally`));
     return this.socketClosed;
   }

@@ -5,7 +5,9 @@ import {
   type AppendEntriesResponse,
   RpcType,
   type ServerAddress,
+  type ServerID,
 } from '../../commands.ts';
+import { publishReplication } from '../hashicorp-metrics.ts';
 import { PipelineShutdownError, RemoteError, RpcTimeoutError } from '../../errors.ts';
 import { AppendFutureImpl, AppendWindow } from '../../internal/append-window.ts';
 import type { AppendFuture, AppendPipeline, CallOptions } from '../../transport.ts';
@@ -32,19 +34,25 @@ const TURN_BYTES = 256 * 1024;
 export class NetPipeline implements AppendPipeline, ResponseWaiter {
   readonly responseType = RpcType.AppendEntries;
   readonly target: ServerAddress;
-  /** Resolves once the pipeline has shut down, however. */
-  readonly closed: Promise<void>;
+  /**
+   * Resolves once the pipeline has shut down: with what broke it (the
+   * connection, a timeout), or undefined when its owner closed it.
+   */
+  readonly closed: Promise<Error | undefined>;
   private readonly conn: ClientConn;
   private readonly window: AppendWindow;
   private readonly timeout: number;
   private readonly stats: PeerStats;
   private readonly local: string;
-  private resolveClosed!: () => void;
+  /** The ServerID the pipeline was opened with: hashicorp's `peer_id` label. */
+  private readonly peerID: ServerID;
+  private resolveClosed!: (cause: Error | undefined) => void;
   /** Bytes encoded since the sender last gave the event loop a turn. */
   private turnBytes = 0;
 
-  constructor(conn: ClientConn, maxInFlight: number, timeout: number, stats: PeerStats, local: string) {
+  constructor(conn: ClientConn, maxInFlight: number, timeout: number, stats: PeerStats, local: string, peerID: ServerID = '') {
     this.conn = conn;
+    this.peerID = peerID;
     this.target = conn.target;
     this.timeout = timeout;
     this.stats = stats;
@@ -119,8 +127,11 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   }
 
   private settled(f: AppendFutureImpl): void {
-    if (f.error === undefined) this.stats.succeeded(performance.now() - f.sentAt);
-    else this.stats.failed(f.error instanceof RemoteError);
+    if (f.error === undefined) {
+      const ms = performance.now() - f.sentAt;
+      this.stats.succeeded(ms);
+      if (channels.metric.hasSubscribers) publishReplication(this.local, this.peerID, RpcType.AppendEntries, f.request, ms);
+    } else this.stats.failed(f.error instanceof RemoteError);
     if (channels.pipelineDepth.hasSubscribers) this.publishDepth();
   }
 
@@ -159,7 +170,11 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
     if (this.window.closed) return;
     const closed = new PipelineShutdownError(`append pipeline to ${this.target} closed: no response in time`);
     const timedOut = new RpcTimeoutError(`append pipeline to ${this.target}: no response`, this.timeout, { cause: closed });
-    this.finish(timedOut, new PipelineShutdownError(`append pipeline closed: ${timedOut.message}`, { cause: timedOut }));
+    this.finish(
+      timedOut,
+      new PipelineShutdownError(`append pipeline closed: ${timedOut.message}`, { cause: timedOut }),
+      timedOut,
+    );
   }
 
   /** Fails every pending future and ends the consumer; idempotent. */
@@ -170,12 +185,14 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
         cause ? `append pipeline closed: ${cause.message}` : 'append pipeline closed',
         cause ? { cause } : undefined,
       ),
+      undefined,
+      cause,
     );
   }
 
-  private finish(futureError: Error, senderError: Error = futureError): void {
+  private finish(futureError: Error, senderError: Error = futureError, cause?: Error): void {
     this.window.close(futureError, senderError);
     void this.conn.close();
-    this.resolveClosed();
+    this.resolveClosed(cause);
   }
 }

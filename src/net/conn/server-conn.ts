@@ -12,6 +12,8 @@ import { channels } from '../../diagnostics.ts';
 import { ConnectionClosedError, LimitExceededError, ProtocolError, TransportError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { AppendEntriesRPC, HeartbeatHandler } from '../../transport.ts';
+import { HEARTBEAT_HANDLER_FAILED } from '../../internal/no-answer.ts';
+import { NO_LABELS, publishTimer, rpcTypeLabel, ServerRpcTimings } from '../hashicorp-metrics.ts';
 import { decodeRequest } from '../codec/decoder.ts';
 import type { MessageWriter } from '../codec/encoder.ts';
 import type { FrameReader } from '../codec/frame-reader.ts';
@@ -89,6 +91,9 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
   private snapshot: SnapshotFeed | undefined;
   private processing = false;
   private resumeScheduled = false;
+  /** raft.net.getRPCType/rpcDecode starts (performance.now()), set only while metrics are subscribed; 0 otherwise. */
+  private waitStart = 0;
+  private decodeStart = 0;
 
   constructor(socket: Duplex, host: ServerHost, reader: FrameReader, writer: MessageWriter, remote: string) {
     this.socket = socket;
@@ -103,13 +108,17 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
     this.linger = new StallTimer(linger, () => this.stalled());
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.destroy(new ConnectionClosedError(`connection from ${remote} failed`, { cause: err })));
+    socket.on('error', (err) => {
+      if (this.state !== 'closed') host.logger.debug({ err, remote }, `raft-net: connection from ${remote} cut`);
+      this.destroy(new ConnectionClosedError(`connection from ${remote} failed`, { cause: err }));
+    });
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.destroy());
     socket.on('drain', () => this.process());
     if (channels.connectionOpen.hasSubscribers) {
       channels.connectionOpen.publish({ local: host.localAddr(), direction: 'inbound', peer: remote });
     }
+    if (channels.metric.hasSubscribers) this.waitStart = performance.now();
   }
 
   /** True while answers are still written (RpcOrigin). */
@@ -149,6 +158,8 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
       encoder.writeResponse(rpc.type, null, `invalid ${rpcTypeName(rpc.type)} response: ${(err as Error).message}`);
     }
     this.current = undefined;
+    // As Go's handleCommand: the wait for the next type byte starts once this answer is written.
+    this.waitStart = channels.metric.hasSubscribers ? performance.now() : 0;
     const snapshot = this.snapshot;
     this.snapshot = undefined;
     this.batch.queued();
@@ -237,6 +248,7 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
           if (t < 0) break;
           if (t > RpcType.RequestPreVote) throw new ProtocolError(`unknown rpc type ${t}`);
           this.pendingType = t;
+          if (channels.metric.hasSubscribers) this.typeRead();
         }
         type = this.pendingType;
         const bytes = this.reader.readValue();
@@ -275,6 +287,11 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
       }
     }
     const rpc = new ServerRPC(this, type, command);
+    if (this.decodeStart !== 0 && channels.metric.hasSubscribers) {
+      const heartbeat = type === RpcType.AppendEntries && isHeartbeat(command as AppendEntriesRequest);
+      rpc.timings = new ServerRpcTimings(this.host.localAddr(), rpcTypeLabel(type, heartbeat), this.decodeStart);
+    }
+    this.decodeStart = 0;
     this.current = rpc;
     this.host.inbound.rpcsReceived++;
     if (type === RpcType.InstallSnapshot) {
@@ -288,15 +305,24 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
         if (channels.rpcReceive.hasSubscribers) this.publishReceive(rpc, true);
         try {
           handler(rpc as unknown as AppendEntriesRPC);
+          rpc.taken();
         } catch (err) {
+          // Logged here; the peer only learns that it failed (HEARTBEAT_HANDLER_FAILED).
           this.host.logger.warn({ err, remote: this.remote }, 'raft-net: heartbeat handler threw');
-          if (rpc.live) rpc.respond(null, err instanceof Error ? err : String(err));
+          if (rpc.live) rpc.respond(null, HEARTBEAT_HANDLER_FAILED);
         }
         return;
       }
     }
     if (channels.rpcReceive.hasSubscribers) this.publishReceive(rpc, false);
     this.host.dispatch(rpc);
+  }
+
+  /** raft.net.getRPCType: how long the connection waited for this request's type byte. */
+  private typeRead(): void {
+    const now = performance.now();
+    if (this.waitStart !== 0) publishTimer(this.host.localAddr(), 'raft.net.getRPCType', now - this.waitStart, NO_LABELS);
+    this.decodeStart = now;
   }
 
   private publishReceive(rpc: ServerRPC, heartbeat: boolean): void {

@@ -2,9 +2,12 @@ import type { Readable } from 'node:stream';
 import type { AnyRequest, AnyResponse, RpcType } from '../../commands.ts';
 import { AlreadyRespondedError } from '../../errors.ts';
 import { answerError } from '../../internal/no-answer.ts';
+import type { ServerRpcTimings } from '../hashicorp-metrics.ts';
 
 /** The connection an RPC arrived on, as the RPC sees it. */
 export interface RpcOrigin {
+  /** The connection's remote address, as the StreamLayer reports it. */
+  readonly remote: string;
   /** False once the connection stopped serving: answers are dropped. */
   readonly serving: boolean;
   /** Writes the answer (`error` '' for a response) and moves on to the next request. */
@@ -19,6 +22,8 @@ export class ServerRPC {
   readonly type: RpcType;
   readonly command: AnyRequest;
   reader: Readable | undefined;
+  /** hashicorp's raft.net.* timings, while someone subscribes to them. */
+  timings: ServerRpcTimings | undefined;
   private readonly origin: RpcOrigin;
   private responded = false;
 
@@ -26,6 +31,11 @@ export class ServerRPC {
     this.origin = origin;
     this.type = type;
     this.command = command;
+  }
+
+  /** The remote address of the connection it arrived on (read from the connection, nothing stored per RPC). */
+  get remote(): string {
+    return this.origin.remote;
   }
 
   /** False once answered or once the connection died: the consumer queue skips it. */
@@ -42,5 +52,11 @@ export class ServerRPC {
     if (this.responded) throw new AlreadyRespondedError();
     this.responded = true;
     this.origin.respond(this, response, answerError(response, error));
+    this.timings?.responded();
+  }
+
+  /** The consumer took it (or the heartbeat handler returned). */
+  taken(): void {
+    this.timings?.taken();
   }
 }

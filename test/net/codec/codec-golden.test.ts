@@ -3,8 +3,7 @@
  * and raft 1.7 + go-msgpack v2): we must decode them to the expected commands
  * and re-encode those commands to exactly the same bytes.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RpcType, type AnyRequest, type AnyResponse, type Log, type RPCHeader } from '../../../src/commands.ts';
 import { decodeErrorString, decodeRequest, decodeResponse } from '../../../src/net/codec/decoder.ts';
@@ -13,16 +12,10 @@ import { FrameReader } from '../../../src/net/codec/frame-reader.ts';
 import { PreciseDate } from '../../../src/net/codec/go-time.ts';
 import type { WireFormat } from '../../../src/net/codec/wire-format.ts';
 
-const WIRE_DIR = new URL('../../../../shared/wire/', import.meta.url);
+/** The project's copy of the recorded bytes (test/fixtures/wire; golden-fixtures.test.ts checks it against ../shared/wire). */
+const WIRE_DIR = new URL('../../fixtures/wire/', import.meta.url);
 const FILE_112 = 'hashicorp-raft-1.1.2-vectors.json';
 const FILE_LATEST = 'hashicorp-raft-latest-vectors.json';
-const haveVectors =
-  existsSync(fileURLToPath(new URL(FILE_112, WIRE_DIR))) && existsSync(fileURLToPath(new URL(FILE_LATEST, WIRE_DIR)));
-if (!haveVectors) {
-  console.warn(
-    `codec-golden: skipped, Go golden vectors not found at ${fileURLToPath(WIRE_DIR)} (expected beside the repo root)`,
-  );
-}
 
 interface Vector {
   name: string;
@@ -34,7 +27,6 @@ interface Vector {
 }
 
 function load(file: string): Vector[] {
-  if (!haveVectors) return [];
   return (JSON.parse(readFileSync(new URL(file, WIRE_DIR), 'utf8')) as { vectors: Vector[] }).vectors;
 }
 
@@ -185,7 +177,7 @@ const suites: Array<{ file: string; latest: boolean; format: (name: string) => W
   { file: FILE_LATEST, latest: true, format: (name) => (name.endsWith('-new-time-format') ? { timeFormat: 'msgpack' } : {}) },
 ];
 
-describe.skipIf(!haveVectors)('golden vectors from Go', () => {
+describe('golden vectors from Go', () => {
   for (const { file, latest, format } of suites) {
     const vectors = load(file);
 
