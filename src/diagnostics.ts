@@ -83,4 +83,6 @@ export const channels = {
   connectionClose: diagnosticsChannel.channel('raft-transport:connection:close'),
   pipelineDepth: diagnosticsChannel.channel('raft-transport:pipeline:depth'),
   snapshotProgress: diagnosticsChannel.channel('raft-transport:snapshot:progress'),
+  /** A probed peer changed state (PeerHealthMessage in src/net/peer-health.ts); only with `probeInterval` set. */
+  peerHealth: diagnosticsChannel.channel('raft-transport:peer:health'),
 } as const;
