@@ -12,6 +12,8 @@ import type { PeerHealthMessage, PeerHealthState } from '../../src/net/peer-heal
 import { newTCPTransport } from '../../src/net/tcp-transport.ts';
 import type { Logger } from '../../src/logger.ts';
 import { expectCode } from '../helpers/expect-errors.ts';
+import { startRaftNode } from '../helpers/raft-node.ts';
+import { goAvailable } from '../interop/go-peer.ts';
 import { serve, voteReq } from '../helpers/fixtures.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -285,4 +287,33 @@ describe('peer health probing', () => {
     expect(layer.failedDials).toBe(failed);
     expect(events.seen.length).toBe(seen);
   });
+});
+
+describe('peer health probing against hashicorp/raft (Go)', () => {
+  const go = goAvailable();
+  if (!go.ok) console.warn(`skipping the Go prober test: ${go.reason}`);
+
+  it.skipIf(!go.ok)(
+    'sees a real Raft leader active, with its term, and leaves it in place',
+    async () => {
+      const node = await startRaftNode();
+      cleanup.push(() => node.close());
+      const before = await node.state();
+      expect(before.state).toBe('Leader');
+      let local = '';
+      const events = healthEvents(() => local);
+      const { t } = await prober({ probeInterval: 1, probePeers: [node.addr], localID: 'prober' }, (inner) => {
+        local = inner.addr();
+        return inner;
+      });
+      await events.next(node.addr, 'active');
+      // Poll (no timer) until many probes were answered.
+      while ((t.peers()[0]?.probesSucceeded ?? 0) < 20) await new Promise((r) => setImmediate(r));
+      expect(t.peers()[0]).toMatchObject({ state: 'active', peerTerm: node.term, peerLastLog: before.lastLog, failures: 0 });
+      // Term 0 was refused without effect: same leader, same term, same log.
+      expect(await node.state()).toEqual(before);
+      expect(events.seen).toHaveLength(1);
+    },
+    120_000,
+  );
 });
