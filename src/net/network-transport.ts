@@ -197,7 +197,8 @@ export class NetworkTransport implements Transport {
     if (interval > 0) {
       this.prober = new PeerProber({
         interval,
-        timeout: options.probeTimeout ?? Math.max(1000, 2 * interval),
+        // A probe without a deadline could wait on a black hole forever: never 0.
+        timeout: (options.probeTimeout ?? 0) > 0 ? (options.probeTimeout as number) : Math.max(1000, 2 * interval),
         maxDialled: PEER_STATS_KEPT,
         dialer: layer,
         wireFormat: this.opts.wireFormat,
