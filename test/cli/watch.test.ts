@@ -6,7 +6,7 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { table } from '../../src/cli/watch.ts';
+import { table, watchPeers } from '../../src/cli/watch.ts';
 import { newTCPTransport, type NetworkTransport } from '../../src/index.ts';
 import { closedPort } from '../helpers/expect-errors.ts';
 import { serve } from '../helpers/fixtures.ts';
@@ -79,7 +79,7 @@ describe('raft-transport probe --watch', () => {
     expect(lines).toHaveLength(5);
     expect(w.stdout()).not.toContain('\x1b');
     expect(w.stderr()).toBe('');
-  });
+  }, 120_000);
 
   it('exits 2 on bad usage', async () => {
     const none = watch();
@@ -88,7 +88,7 @@ describe('raft-transport probe --watch', () => {
     const json = watch('127.0.0.1:1', '--json');
     expect(await json.exited).toBe(2);
     expect(json.stderr()).toContain('--watch takes neither --json nor --count');
-  });
+  }, 120_000);
 
   it('draws a table for terminals: one row per peer', () => {
     const rows = table([
@@ -110,5 +110,34 @@ describe('raft-transport probe --watch', () => {
     expect(rows[1]).toMatch(
       /^10\.0\.0\.2:8300\s+active\s+12:00:00\.005\s+0\.250\/0\.500\/0\.500\s+10\s+1\s+ERR_RPC_TIMEOUT: probe timed out$/,
     );
+  });
+
+  it('redraws the table in place on a terminal', async () => {
+    const up = await peer();
+    let text = '';
+    const waiters: Array<() => void> = [];
+    const ac = new AbortController();
+    const done = watchPeers([up.localAddr()], {
+      interval: 5,
+      timeout: 2000,
+      tty: true,
+      signal: ac.signal,
+      out: (t) => {
+        text += t;
+        for (const w of waiters.splice(0)) w();
+      },
+    });
+    // Wait for a redraw that shows the peer active.
+    const REDRAW = '\u001b[2A\u001b[J';
+    const lastDraw = (): string => text.slice(text.lastIndexOf(REDRAW) + REDRAW.length);
+    while (!(text.includes(REDRAW) && /^127\.0\.0\.1:\d+\s+active\s/m.test(lastDraw()))) {
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+    ac.abort();
+    const final = await done;
+    expect(final).toEqual([expect.objectContaining({ peer: up.localAddr(), state: 'active' })]);
+    // The first draw has no escape; each later one moves up over the 2 lines drawn before.
+    expect(text.startsWith('PEER')).toBe(true);
+    expect(text.split(REDRAW).length).toBeGreaterThan(1);
   });
 });
