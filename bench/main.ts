@@ -96,7 +96,9 @@ function usage(problem?: string): never {
   --update-docs  also rewrite docs/bench-sweep.svg and docs/bench-latency.svg, the charts the README shows
   --latency      run only the latency section (the same as --only=latency)
   --delays       one-way delays in ms for the latency section (default 0.5,1,2,5; --quick 0.5,5)
-  --only         run only these sections`;
+  --only         run only these sections
+environment: RAFT_BENCH_PROBE_INTERVAL=MS probes the server every MS ms from the append sweep's clients
+               (the peer health prober, to measure its overhead; off by default)`;
   if (problem) console.error(`bench: ${problem}`);
   console.error(text);
   process.exit(problem ? 2 : 0);

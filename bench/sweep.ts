@@ -84,7 +84,9 @@ export async function sweep(
   const client = async (window: number): Promise<NetworkTransport> => {
     let c = clients.get(window);
     if (c === undefined) {
-      c = await newTCPTransport('127.0.0.1:0', { maxRPCsInFlight: window });
+      // RAFT_BENCH_PROBE_INTERVAL=MS turns the peer prober on, to measure its overhead.
+      const probeInterval = Number(process.env.RAFT_BENCH_PROBE_INTERVAL ?? 0);
+      c = await newTCPTransport('127.0.0.1:0', { maxRPCsInFlight: window, probeInterval, probePeers: [ourServer] });
       clients.set(window, c);
     }
     return c;

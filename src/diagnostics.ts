@@ -118,4 +118,6 @@ export const channels = {
   snapshotProgress: diagnosticsChannel.channel('raft-transport:snapshot:progress'),
   /** HashicorpMetricMessage: hashicorp/raft's transport and replication timings. */
   metric: diagnosticsChannel.channel('raft-transport:metric'),
+  /** A probed peer changed state (PeerHealthMessage in src/net/peer-health.ts); only with `probeInterval` set. */
+  peerHealth: diagnosticsChannel.channel('raft-transport:peer:health'),
 } as const;

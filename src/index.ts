@@ -31,6 +31,7 @@ export {
 } from './net/codec/wire-format.ts';
 export type { DialBackoffOptions } from './net/conn/dial-backoff.ts';
 export type { LatencySummary, PeerStatsSnapshot, TransportStats } from './net/peer-stats.ts';
+export type { PeerHealth, PeerHealthMessage, PeerHealthState } from './net/peer-health.ts';
 export { PreciseDate } from './net/codec/go-time.ts';
 export {
   type PEM,

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseHostPort } from '../net/layers/tcp-stream-layer.ts';
 import { probe, type ProbeResult, type ProbeSample } from './probe.ts';
+import { watchPeers } from './watch.ts';
 
 /** Exit codes: 0 success, 1 the operation failed (e.g. peer unreachable), 2 bad usage. */
 export const EXIT_OK = 0;
@@ -20,11 +21,14 @@ export const EXIT_USAGE = 2;
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** Whether `out` is a terminal, where live views redraw in place (default false: plain lines). */
+  isTTY?: boolean;
 }
 
 const stdio: CliIO = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  isTTY: process.stdout.isTTY === true,
 };
 
 export const HELP = `Usage: raft-transport <command> [options]
@@ -37,6 +41,13 @@ Commands:
       --timeout MS    per-probe deadline, connecting included (default 2000)
       --interval MS   pause between probes (default 200)
       --json          print one JSON object instead of text
+  probe --watch <host:port>...
+                      Watch the health of one or more peers until Ctrl-C:
+                      probes each every --interval ms (default 1000 here) on
+                      its own connection. In a terminal, a table redrawn in
+                      place (state, since, RTT p50/p99/max, failures, last
+                      error); otherwise one line per state change. Exits 1
+                      unless every peer is active at the end.
   bench [args...]     Run the transport benchmark (from a clone of the
                       repository; the npm package does not ship it). Arguments
                       go to the benchmark, e.g. --quick, --json, --no-go.
@@ -110,12 +121,23 @@ async function probeCommand(args: readonly string[], io: CliIO, signal?: AbortSi
         timeout: { type: 'string', short: 't' },
         interval: { type: 'string', short: 'i' },
         json: { type: 'boolean' },
+        watch: { type: 'boolean', short: 'w' },
         help: { type: 'boolean', short: 'h' },
       },
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
+    }
+    if (values.watch === true) {
+      if (positionals.length === 0) throw new UsageError('probe --watch takes one or more <host:port>');
+      if (values.json === true || values.count !== undefined) throw new UsageError('--watch takes neither --json nor --count');
+      for (const p of positionals) parseHostPort(p);
+      const watchOpts = {
+        interval: intOption('interval', values.interval, 1000, 1),
+        timeout: intOption('timeout', values.timeout, 2000, 1),
+      };
+      return watchCommand(positionals, watchOpts, io, signal);
     }
     if (positionals.length !== 1) throw new UsageError('probe takes exactly one <host:port>');
     target = positionals[0] as string;
@@ -126,7 +148,8 @@ async function probeCommand(args: readonly string[], io: CliIO, signal?: AbortSi
     json = values.json === true;
   } catch (err) {
     io.err(
-      `raft-transport probe: ${(err as Error).message}\nUsage: raft-transport probe <host:port> [--count N] [--timeout MS] [--interval MS] [--json]\n`,
+      `raft-transport probe: ${(err as Error).message}\nUsage: raft-transport probe <host:port> [--count N] [--timeout MS] [--interval MS] [--json]\n` +
+        '       raft-transport probe --watch <host:port>... [--timeout MS] [--interval MS]\n',
     );
     return EXIT_USAGE;
   }
@@ -147,6 +170,24 @@ async function probeCommand(args: readonly string[], io: CliIO, signal?: AbortSi
     io.err(`raft-transport probe: ${target} is unreachable${first ? ` (${first.code}: ${first.message})` : ''}\n`);
   }
   return result.sent > 0 && result.failed === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+/** `probe --watch`: a live view of peers' health until `signal` aborts. */
+async function watchCommand(
+  targets: readonly string[],
+  opts: { interval: number; timeout: number },
+  io: CliIO,
+  signal?: AbortSignal,
+): Promise<number> {
+  const tty = io.isTTY === true;
+  if (!tty) io.out(`WATCH ${targets.join(' ')}: term-0 AppendEntries every ${opts.interval} ms; one line per state change\n`);
+  const final = await watchPeers(targets, {
+    ...opts,
+    tty,
+    out: (t) => io.out(t),
+    ...(signal === undefined ? {} : { signal }),
+  });
+  return final.length > 0 && final.every((p) => p.state === 'active') ? EXIT_OK : EXIT_FAILED;
 }
 
 const ms = (v: number): string => v.toFixed(3);

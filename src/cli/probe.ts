@@ -1,7 +1,8 @@
-import type { AppendEntriesRequest, AppendEntriesResponse, ServerAddress } from '../commands.ts';
+import type { AppendEntriesResponse, ServerAddress } from '../commands.ts';
 import { isTransportError } from '../errors.ts';
 import { NetworkTransport } from '../net/network-transport.ts';
 import { parseHostPort, TCPDialer } from '../net/layers/tcp-stream-layer.ts';
+import { probeRequest } from '../net/probe-request.ts';
 
 /** What `probe` sends and how long it waits. */
 export interface ProbeOptions {
@@ -49,19 +50,8 @@ export interface ProbeResult {
   samples: ProbeSample[];
 }
 
-/** The request every probe sends: term 0, no leader, no entries. */
-export function probeRequest(): AppendEntriesRequest {
-  return {
-    // Version 3 is within every hashicorp/raft release's accepted range (0..3).
-    rpcHeader: { protocolVersion: 3 },
-    term: 0,
-    leader: null,
-    prevLogEntry: 0,
-    prevLogTerm: 0,
-    entries: null,
-    leaderCommitIndex: 0,
-  };
-}
+/** The request every probe sends: term 0, no leader, no entries (see src/net/probe-request.ts). */
+export { probeRequest } from '../net/probe-request.ts';
 
 /** Nearest-rank percentiles of `values` (not empty). */
 export function summarize(values: readonly number[]): RttSummary {

@@ -50,6 +50,8 @@ import { sendSnapshot } from './conn/snapshot-sender.ts';
 import type { ServerRPC } from './conn/server-conn.ts';
 import { Inbound } from './inbound.ts';
 import { PeerStats, type TransportStats } from './peer-stats.ts';
+import type { PeerHealth } from './peer-health.ts';
+import { PeerProber } from './peer-prober.ts';
 import { TrackedCall } from './tracked-call.ts';
 import type { StreamLayer } from './layers/stream-layer.ts';
 import {
@@ -114,6 +116,21 @@ export interface NetworkTransportOptions {
    * not modified.
    */
   localID?: ServerID;
+  /**
+   * Probes peers every this many ms, each on a connection of its own, and
+   * keeps their status (see `peers()` and README "Peer health probing").
+   * Off (0) by default.
+   */
+  probeInterval?: number;
+  /** Deadline of one probe, connecting included, in ms (default: the larger of 1 s and twice `probeInterval`). */
+  probeTimeout?: number;
+  /** Peers to probe from the start; add others with `addProbePeer()`. */
+  probePeers?: readonly ServerAddress[];
+  /**
+   * Also probe every address this transport dials for a Raft RPC (default
+   * true), keeping the 64 most recently learnt; explicit peers are never dropped.
+   */
+  probeDialledPeers?: boolean;
 }
 
 interface Resolved {
@@ -161,6 +178,8 @@ export class NetworkTransport implements Transport {
   private readonly shutdown = new AbortController();
   private readonly backoff: DialBackoff;
   private readonly peerStats = new Map<ServerAddress, PeerStats>();
+  private readonly prober: PeerProber | undefined;
+  private readonly probeDialled: boolean;
   private closing: Promise<void> | undefined;
   private acceptLoop: Promise<void>;
   private backoffTimer: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -197,6 +216,22 @@ export class NetworkTransport implements Transport {
     this.pool = new ConnPool(this.opts.maxPool);
     this.backoff = new DialBackoff(options.dialBackoff);
     this.acceptLoop = this.runAcceptLoop();
+    const interval = options.probeInterval ?? 0;
+    this.probeDialled = options.probeDialledPeers ?? true;
+    if (interval > 0) {
+      this.prober = new PeerProber({
+        interval,
+        // A probe without a deadline could wait on a black hole forever: never 0.
+        timeout: (options.probeTimeout ?? 0) > 0 ? (options.probeTimeout as number) : Math.max(1000, 2 * interval),
+        maxDialled: PEER_STATS_KEPT,
+        dialer: layer,
+        wireFormat: this.opts.wireFormat,
+        limits: this.opts.limits,
+        logger: this.opts.logger,
+        localAddr: () => this.localAddr(),
+      });
+      for (const peer of options.probePeers ?? []) this.prober.add(peer);
+    }
   }
 
   get closed(): boolean {
@@ -364,13 +399,32 @@ export class NetworkTransport implements Transport {
 
   /**
    * Counters per peer and for the inbound side, for dashboards and alerts
-   * (see examples/prometheus.ts for an exporter).
+   * (see examples/prometheus.ts for an exporter); with probing on, also the
+   * probed peers' health (`probes`).
    */
   stats(): TransportStats {
-    return {
+    const stats: TransportStats = {
       peers: [...this.peerStats.values()].map((p) => p.snapshot()),
       inbound: { ...this.server.inbound, connectionsOpen: this.server.open },
     };
+    if (this.prober !== undefined) stats.probes = this.prober.list();
+    return stats;
+  }
+
+  /** The probed peers' health (empty unless `probeInterval` is set): state, since, last error, RTT, failures. */
+  peers(): PeerHealth[] {
+    return this.prober?.list() ?? [];
+  }
+
+  /** Starts probing `peer`; ERR_NOT_SUPPORTED unless `probeInterval` is set. */
+  addProbePeer(peer: ServerAddress): void {
+    if (this.prober === undefined) throw new NotSupportedError('peer probing is off (probeInterval not set)');
+    this.prober.add(peer);
+  }
+
+  /** Stops probing `peer` (e.g. once it left the configuration) and closes its probe connection. */
+  async removeProbePeer(peer: ServerAddress): Promise<void> {
+    await this.prober?.remove(peer);
   }
 
   private deliver(rpc: ServerRPC): void {
@@ -379,6 +433,7 @@ export class NetworkTransport implements Transport {
 
   private async doClose(): Promise<void> {
     this.shutdown.abort(new TransportShutdownError());
+    const proberClosed = this.prober?.close();
     if (this.backoffTimer !== undefined) {
       clearTimeout(this.backoffTimer.timer);
       this.backoffTimer.wake();
@@ -397,7 +452,7 @@ export class NetworkTransport implements Transport {
     }
     this.server.destroyAll(err);
     this.queue.close(true);
-    await Promise.all([...closing, this.server.socketsClosed()]);
+    await Promise.all([...closing, this.server.socketsClosed(), proberClosed]);
     await handlesReleased();
   }
 
@@ -487,6 +542,7 @@ export class NetworkTransport implements Transport {
 
   private async dial(addr: ServerAddress, timeout: number, signal?: AbortSignal): Promise<ClientConn> {
     const signals = signal === undefined ? this.shutdown.signal : AbortSignal.any([signal, this.shutdown.signal]);
+    if (this.probeDialled) this.prober?.add(addr, 'dialled');
     const deadline = performance.now() + timeout;
     // A peer whose dials keep failing is retried after a pause, not hammered.
     const pause = this.backoff.wait(addr, deadline, signals);

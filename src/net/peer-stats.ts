@@ -1,4 +1,5 @@
 import type { ServerAddress } from '../commands.ts';
+import type { PeerHealth } from './peer-health.ts';
 
 /** A latency summary in milliseconds, from a log-linear histogram (about 6% resolution). */
 export interface LatencySummary {
@@ -36,6 +37,8 @@ export interface TransportStats {
   peers: PeerStatsSnapshot[];
   /** Inbound side: RPCs received, open connections, connections closed on bad input. */
   inbound: { rpcsReceived: number; connectionsOpen: number; protocolErrors: number; bytesReceived: number };
+  /** Probed peers' health; present only on a NetworkTransport with `probeInterval` set. */
+  probes?: PeerHealth[];
 }
 
 // Log-linear buckets over microseconds: 16 sub-buckets per power of two.
