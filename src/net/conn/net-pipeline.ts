@@ -119,7 +119,7 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
   }
 
   private settled(f: AppendFutureImpl): void {
-    if (f.error === undefined) this.stats.succeeded(performance.now() - f.sentAt);
+    if (f.error === undefined) this.stats.succeeded((f.answeredAt > 0 ? f.answeredAt : performance.now()) - f.sentAt);
     else this.stats.failed(f.error instanceof RemoteError);
     if (channels.pipelineDepth.hasSubscribers) this.publishDepth();
   }
