@@ -5,10 +5,10 @@ import { MAX_TIMER_MS, PendingCall } from './pending-call.ts';
 
 /** One pipelined AppendEntries; settled once, by the response, an error, or the pipeline closing. */
 export class AppendFutureImpl implements AppendFuture {
-  /** Wall-clock send time for Raft (as `Date.now()`); never used for deadlines. */
-  readonly start: number;
   /** `performance.now()` at send: the monotonic clock every deadline and latency uses. */
   readonly sentAt: number;
+  /** `performance.now()` when the answer arrived (0 until then, and for futures failed by close or expiry). */
+  answeredAt = 0;
   readonly request: AppendEntriesRequest;
   /** How long the peer may take to answer this, in ms; 0 means forever. */
   readonly timeoutMs: number;
@@ -20,8 +20,15 @@ export class AppendFutureImpl implements AppendFuture {
   constructor(request: AppendEntriesRequest, timeoutMs: number) {
     this.request = request;
     this.sentAt = performance.now();
-    this.start = Date.now();
     this.timeoutMs = timeoutMs > 0 && Number.isFinite(timeoutMs) ? timeoutMs : 0;
+  }
+
+  /**
+   * Wall-clock send time for Raft (as `Date.now()` would give it); never used
+   * for deadlines. Derived from `sentAt`, so a future costs one clock read.
+   */
+  get start(): number {
+    return performance.timeOrigin + this.sentAt;
   }
 
   wait(): Promise<AppendEntriesResponse> {
@@ -157,8 +164,12 @@ export class AppendWindow {
   /** Settles `future` and delivers every settled future at the head, in order. */
   settle(future: AppendFutureImpl, response: AppendEntriesResponse | undefined, error: Error | undefined): void {
     const settled = future.settle(response, error);
-    // An answer (not an expiry) restarts the clock of the next in line.
-    if (settled && !this.expiring) this.lastAnswerAt = performance.now();
+    // An answer (not an expiry) restarts the clock of the next in line; the
+    // same clock read is the future's answer time, for latency stats.
+    if (settled && !this.expiring) {
+      this.lastAnswerAt = performance.now();
+      future.answeredAt = this.lastAnswerAt;
+    }
     this.flush();
     if (settled) this.opts.onSettled?.(future);
   }

@@ -128,7 +128,7 @@ export class NetPipeline implements AppendPipeline, ResponseWaiter {
 
   private settled(f: AppendFutureImpl): void {
     if (f.error === undefined) {
-      const ms = performance.now() - f.sentAt;
+      const ms = (f.answeredAt > 0 ? f.answeredAt : performance.now()) - f.sentAt;
       this.stats.succeeded(ms);
       if (channels.metric.hasSubscribers) publishReplication(this.local, this.peerID, RpcType.AppendEntries, f.request, ms);
     } else this.stats.failed(f.error instanceof RemoteError);
