@@ -14,6 +14,9 @@ import type { StreamLayer } from '../../src/net/layers/stream-layer.ts';
 /** One end of a by-reference pair. */
 class ByReferenceEnd extends Duplex {
   peer: ByReferenceEnd | undefined;
+  /** Where the other end dialled from, as net.Socket reports it (the transport's `rpc.remote`). */
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
 
   override _read(): void {}
 
@@ -42,7 +45,9 @@ class ByReferenceEnd extends Duplex {
 }
 
 /** Two connected ends, as a socketpair would give. */
-export function byReferencePair(): [Duplex, Duplex] {
+let ephemeralPorts = 40000;
+
+export function byReferencePair(): [ByReferenceEnd, ByReferenceEnd] {
   const a = new ByReferenceEnd();
   const b = new ByReferenceEnd();
   a.peer = b;
@@ -102,6 +107,9 @@ export class ByReferenceStreamLayer implements StreamLayer {
     signal?.throwIfAborted();
     const target = this.#network.lookup(address);
     const [local, remote] = byReferencePair();
+    // Each dial gets its own "ephemeral port", as a socket would.
+    remote.remoteAddress = this.#addr.slice(0, this.#addr.lastIndexOf(':'));
+    remote.remotePort = ++ephemeralPorts;
     if (target === undefined || !target.#offer(remote)) {
       throw new PeerUnreachableError(`failed to connect to ${address}: nothing listens there`);
     }

@@ -135,7 +135,7 @@ describe('npm package', () => {
     expect(files).toContain('examples/prometheus.ts');
     expect(files).toContain('docs/bench-sweep.svg');
     const stray = files.filter(
-      (f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|examples\/[^/]+\.ts|docs\/[^/]+\.svg)$/.test(f),
+      (f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|examples\/.+\.ts|docs\/[^/]+\.svg)$/.test(f),
     );
     expect(stray).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
