@@ -7,10 +7,13 @@
  *
  *   npx tsx bench/raft/main.ts [--seconds=5] [--clients=64] [--json]
  *
- * Hook for a Go comparison: set RAFT_BENCH_GO_NODE to a built
- * test/interop/raftnode binary (same flags and HTTP API) and the same workload
- * runs against a 3-node Go cluster too. Building that binary (hashicorp/raft
- * 1.7.3 from ../shared/upstream-go) is left to the Go baseline tooling.
+ * The same workload then runs against a 3-node Go hashicorp/raft 1.7.3
+ * cluster (test/interop/raftnode built from ../shared/upstream-go by
+ * bench/raft/go-cluster.ts), unless --no-go or Go is missing. With
+ * --rounds=N the runs are interleaved N times and each row is the median
+ * round by commits/s, which is what to quote on a shared machine.
+ *
+ *   npx tsx bench/raft/main.ts [--seconds=5] [--clients=64] [--rounds=3] [--no-go] [--json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -18,6 +21,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchGoCluster, goClusterSkipReason } from './go-cluster.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { values } = parseArgs({
@@ -25,10 +29,13 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '64' },
     json: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
+    'no-go': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
+const rounds = Math.max(1, Number(values.rounds));
 
 interface Node {
   id: string;
@@ -41,10 +48,6 @@ const tsNode: Launcher = (id, args) => ({
   cmd: process.execPath,
   argv: ['--import', 'tsx', path.join(root, 'examples/raft/kv/node.ts'), '--id', id, ...args],
 });
-const goNode =
-  (bin: string): Launcher =>
-  (id, args) => ({ cmd: bin, argv: ['--id', id, ...args.filter((a) => a !== '--sync')] });
-
 function start(launch: Launcher, id: string, args: string[]): Promise<Node> {
   const { cmd, argv } = launch(id, args);
   const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -138,19 +141,31 @@ const runs: Array<{ name: string; launch: Launcher; args: string[] }> = [
   { name: 'ts pipelined', launch: tsNode, args: [] },
   { name: 'ts sync', launch: tsNode, args: ['--sync'] },
 ];
-if (process.env.RAFT_BENCH_GO_NODE) runs.push({ name: 'go', launch: goNode(process.env.RAFT_BENCH_GO_NODE), args: [] });
+const goSkip = values['no-go'] ? 'left out (--no-go)' : goClusterSkipReason();
+if (goSkip !== undefined) process.stderr.write(`go 1.7.3: ${goSkip}\n`);
 
-const results: Result[] = [];
-for (const r of runs) {
-  process.stderr.write(`${r.name}: starting 3 nodes\n`);
-  const nodes = await cluster(r.launch, r.args);
-  try {
-    results.push(await drive(r.name, nodes[0]!));
-  } finally {
-    for (const n of nodes) n.child.kill('SIGTERM');
-    await Promise.all(nodes.map((n) => new Promise((res) => (n.child.exitCode !== null ? res(0) : n.child.once('exit', res)))));
+const samples = new Map<string, Result[]>();
+const keep = (r: Result): void => {
+  samples.set(r.name, [...(samples.get(r.name) ?? []), r]);
+};
+for (let round = 0; round < rounds; round++) {
+  for (const r of runs) {
+    process.stderr.write(`${r.name}: starting 3 nodes (round ${round + 1}/${rounds})\n`);
+    const nodes = await cluster(r.launch, r.args);
+    try {
+      keep(await drive(r.name, nodes[0]!));
+    } finally {
+      for (const n of nodes) n.child.kill('SIGTERM');
+      await Promise.all(nodes.map((n) => new Promise((res) => (n.child.exitCode !== null ? res(0) : n.child.once('exit', res)))));
+    }
+  }
+  if (goSkip === undefined) {
+    process.stderr.write(`go 1.7.3: starting 3 nodes (round ${round + 1}/${rounds})\n`);
+    keep(await benchGoCluster({ seconds, clients }));
   }
 }
+/** The median round of each run, by commits/s. */
+const results: Result[] = [...samples.values()].map((rs) => [...rs].sort((a, b) => a.opsPerSec - b.opsPerSec)[rs.length >> 1]!);
 agent.destroy();
 if (values.json) console.log(JSON.stringify({ seconds, clients, results }, null, 2));
 else {
@@ -161,6 +176,8 @@ else {
       `${r.name.padEnd(14)} ${r.opsPerSec.toFixed(0).padStart(9)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.errors).padStart(8)}`,
     );
   }
-  const [p, s] = results;
+  const [p, s, go] = results;
   if (p && s) console.log(`pipelined / sync: ${(p.opsPerSec / s.opsPerSec).toFixed(2)}x`);
+  if (p && go) console.log(`pipelined / ${go.name}: ${(p.opsPerSec / go.opsPerSec).toFixed(2)}x`);
+  if (rounds > 1) console.log(`(median of ${rounds} interleaved rounds per row)`);
 }

@@ -204,7 +204,11 @@ export class Replication {
           // Nothing new: still tell the follower the commit index now and then.
           await pipeline.appendEntries(req, { signal, timeout: raft.config.rpcTimeout });
         }
-        await this.trigger.wait(this.commitWait(), signal);
+        const notified = await this.trigger.wait(this.commitWait(), signal);
+        // Let the rest of this event-loop turn's applies land first, so they
+        // go out as one batch rather than one RPC each (hashicorp's leader
+        // drains its apply channel up to MaxAppendEntries the same way).
+        if (notified) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch {
       // a send failed: fall back to the synchronous path
