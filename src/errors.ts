@@ -148,8 +148,10 @@ export class NotSupportedError extends TransportError {
 
 /**
  * The peer does not implement RequestPreVote: hashicorp/raft before 1.7
- * (1.1.2, 1.5.x) closes the connection on RPC type 4 without answering. A
- * Raft seeing this should fall back to a normal election for that peer. Code
+ * (1.1.2, 1.5.x) closes the connection on RPC type 4 without answering,
+ * and did so twice, the second time on a fresh connection (one close could be
+ * a restart). A Raft seeing this should fall back to a normal election for
+ * that peer, counting it as granted as hashicorp 1.7 does. Code
  * ERR_NOT_SUPPORTED (it is a NotSupportedError); `remembered` says the call
  * failed fast because the same peer refused a pre-vote recently, without
  * sending anything.

@@ -62,13 +62,11 @@ export class Election {
               if (resp.term > raft.currentTerm() && resp.term > term) raft.observeTerm(resp.term);
               count(resp.granted);
             },
-            // A peer older than raft 1.7 drops the connection on a pre-vote: count it as granted, as hashicorp does.
-            (err) =>
-              count(
-                isTransportError(err, 'ERR_NOT_SUPPORTED') ||
-                  isTransportError(err, 'ERR_REMOTE') ||
-                  isTransportError(err, 'ERR_CONNECTION_CLOSED'),
-              ),
+            // A peer older than raft 1.7 has no pre-vote (the transport reports
+            // PreVoteNotSupportedError, ERR_NOT_SUPPORTED): count it as granted, as
+            // hashicorp 1.7 counts an "unexpected command" answer. Any other failure
+            // (unreachable, shutting down, timed out) is not a grant.
+            (err) => count(isTransportError(err, 'ERR_NOT_SUPPORTED')),
           );
         }
       });

@@ -272,22 +272,33 @@ export class NetworkTransport implements Transport {
   ): Promise<RequestPreVoteResponse> {
     // A peer before hashicorp/raft 1.7 answers type 4 by closing the connection:
     // report that as PreVoteNotSupportedError (and remember it for a while), so
-    // a Raft can tell "no pre-vote here" from a broken link and fall back.
+    // a Raft can tell "no pre-vote here" from a broken link and fall back. A
+    // close alone does not prove it (a peer restarting, a pooled connection cut
+    // by its idle timer): the request is sent once more, and only a second close
+    // without an answer, from a peer that accepted the connection, counts.
+    if (this.closing !== undefined) return Promise.reject(new TransportShutdownError());
     const addr = this.resolve(id, target);
     if (this.preVoteMemory.lacks(addr)) return Promise.reject(new PreVoteNotSupportedError(addr, { remembered: true }));
-    return (this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>).then(
-      (resp) => {
-        this.preVoteMemory.forget(addr);
-        return resp;
-      },
-      (err: unknown) => {
-        if (isTransportError(err, ErrorCode.ConnectionClosed) && this.closing === undefined) {
-          this.preVoteMemory.remember(addr);
-          throw new PreVoteNotSupportedError(addr, { cause: err });
-        }
-        throw err;
-      },
-    );
+    const attempt = () => this.call(RpcType.RequestPreVote, id, target, req, opts) as Promise<RequestPreVoteResponse>;
+    const closedByPeer = (err: unknown) => isTransportError(err, ErrorCode.ConnectionClosed) && this.closing === undefined;
+    return attempt()
+      .catch((err: unknown) => {
+        if (!closedByPeer(err)) throw err;
+        return attempt();
+      })
+      .then(
+        (resp) => {
+          this.preVoteMemory.forget(addr);
+          return resp;
+        },
+        (err: unknown) => {
+          if (closedByPeer(err)) {
+            this.preVoteMemory.remember(addr);
+            throw new PreVoteNotSupportedError(addr, { cause: err });
+          }
+          throw err;
+        },
+      );
   }
 
   timeoutNow(id: ServerID, target: ServerAddress, req: TimeoutNowRequest, opts?: CallOptions): Promise<TimeoutNowResponse> {

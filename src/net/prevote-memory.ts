@@ -6,13 +6,13 @@
  * rolling restart is tried again.
  */
 export class PreVoteMemory {
-  /** Peer address → when the entry expires (ms, `now()` clock). Insertion order = age. */
+  /** Peer address → when the entry expires (ms, `now()` clock: monotonic by default). Insertion order = age. */
   private readonly lacking = new Map<string, number>();
 
   constructor(
     private readonly ttlMs = 60_000,
     private readonly maxPeers = 1024,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** True while `addr` is remembered as lacking pre-vote. */

@@ -20,9 +20,21 @@ import { encodeCommand, type KVFSM } from './kv-fsm.ts';
 
 const APPLY_TIMEOUT = 10_000;
 
+/** The largest request body a node reads (a value or a /join argument); more is answered 413. */
+const MAX_BODY = 1 << 20;
+
+/** Thrown by `body()` past MAX_BODY; the router answers 413 and drops the connection. */
+class BodyTooLarge extends Error {}
+
 async function body(req: IncomingMessage): Promise<string> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new BodyTooLarge();
   const parts: Buffer[] = [];
-  for await (const c of req) parts.push(c as Buffer);
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new BodyTooLarge();
+    parts.push(c as Buffer);
+  }
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -48,7 +60,12 @@ export class KVHttp {
   ) {
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
-        if (!res.headersSent) send(res, 500, err.message);
+        if (err instanceof BodyTooLarge) {
+          // Answer, then close: the rest of the body is never read.
+          res.setHeader('connection', 'close');
+          if (!res.headersSent) send(res, 413, `request body over ${MAX_BODY} bytes`);
+          req.destroy();
+        } else if (!res.headersSent) send(res, 500, err.message);
         else res.destroy();
       });
     });
