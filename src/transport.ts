@@ -107,7 +107,11 @@ export type HeartbeatHandler = (rpc: AppendEntriesRPC) => void;
  * that breaks settles every pending future with an error.
  */
 export interface AppendFuture {
-  /** When the request was handed to the transport (ms since the epoch, as `Date.now()`). */
+  /**
+   * When the request was handed to the transport, in ms since the epoch:
+   * `performance.timeOrigin + performance.now()`, so differences between
+   * futures are monotonic; it drifts from `Date.now()` after a wall-clock step.
+   */
   readonly start: number;
   readonly request: AppendEntriesRequest;
   /** Set once the peer answered successfully. */

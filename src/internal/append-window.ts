@@ -24,7 +24,7 @@ export class AppendFutureImpl implements AppendFuture {
   }
 
   /**
-   * Wall-clock send time for Raft (as `Date.now()` would give it); never used
+   * Send time for Raft, ms since the epoch on the monotonic clock (see AppendFuture.start); never used
    * for deadlines. Derived from `sentAt`, so a future costs one clock read.
    */
   get start(): number {
