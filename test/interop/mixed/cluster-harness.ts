@@ -16,7 +16,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { buildGoProgram, type GoRaftVersion } from '../../helpers/go-build.ts';
+import { afterEach, beforeAll } from 'vitest';
+
+import { buildGoProgram, type GoRaftVersion, goSkipReason } from '../../helpers/go-build.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TS_NODE = path.join(REPO_ROOT, 'examples/raft/kv/node.ts');
@@ -67,6 +69,20 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((n) => n.kill9()));
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
+}
+
+/**
+ * The set-up every mixed-cluster test file shares: build the Go raftnode for
+ * `versions` before the tests (cached, outside their timeouts) and stop every
+ * node after each test. Returns why the suite must skip, or undefined.
+ */
+export function mixedSuite(versions: readonly GoRaftVersion[] = ['1.7.3']): string | undefined {
+  const skip = goSkipReason();
+  afterEach(stopAll);
+  beforeAll(async () => {
+    if (!skip) for (const v of versions) await buildGoProgram(RAFTNODE_DIR, v);
+  }, 300_000);
+  return skip;
 }
 
 /** Longest log kept per node; enough for the Go lines the tests look for. */

@@ -5,17 +5,15 @@
  * steady load of unique-key writes. Pre-vote is on on both sides (1.7.3's
  * default and the example's). No acknowledged write may be lost.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { buildGoProgram, goSkipReason } from '../../helpers/go-build.ts';
 import {
   formCluster,
   go,
   MixedNode,
-  RAFTNODE_DIR,
+  mixedSuite,
   post,
   startLoad,
-  stopAll,
   TEST_TIMING,
   tempDir,
   ts,
@@ -25,12 +23,7 @@ import {
   waitValues,
 } from './cluster-harness.ts';
 
-const skip = goSkipReason();
-afterEach(stopAll);
-// the build (cached) outside the tests' own timeouts
-beforeAll(async () => {
-  if (!skip) await buildGoProgram(RAFTNODE_DIR, '1.7.3');
-}, 300_000);
+const skip = mixedSuite();
 
 describe.skipIf(skip !== undefined)(
   `Elections across languages (hashicorp/raft 1.7.3)${skip ? ` — skipped: ${skip}` : ''}`,

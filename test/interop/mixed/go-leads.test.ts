@@ -2,19 +2,17 @@
  * Issue 12, scenarios 1 and 2 (hashicorp/raft 1.7.3): a Go cluster with a
  * TypeScript follower. Also proves the harness on a Go-only cluster.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { buildGoProgram, goSkipReason } from '../../helpers/go-build.ts';
 import {
   del,
   formCluster,
   go,
   MixedNode,
-  RAFTNODE_DIR,
+  mixedSuite,
   mapLimit,
   post,
   put,
-  stopAll,
   TEST_TIMING,
   tempDir,
   ts,
@@ -24,12 +22,7 @@ import {
   waitValues,
 } from './cluster-harness.ts';
 
-const skip = goSkipReason();
-afterEach(stopAll);
-// the build (cached) outside the tests' own timeouts
-beforeAll(async () => {
-  if (!skip) await buildGoProgram(RAFTNODE_DIR, '1.7.3');
-}, 300_000);
+const skip = mixedSuite();
 
 /** Writes `n` keys `${prefix}<i>` through `http` (redirects followed), `clients` at a time, then deletes every 10th. */
 async function writeKeys(http: string, prefix: string, n: number, clients = 32): Promise<Map<string, string | undefined>> {

@@ -3,19 +3,18 @@
  * v1.5.0) in a cluster with the TypeScript Raft, and 1.7.3 as the baseline
  * for the pre-vote and AppendedAt rows of the README's compatibility table.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { GoRaftVersion } from '../../helpers/go-build.ts';
-import { buildGoProgram, GO_VERSIONS, goSkipReason } from '../../helpers/go-build.ts';
+import { GO_VERSIONS } from '../../helpers/go-build.ts';
 import {
   formCluster,
   go,
   MixedNode,
-  RAFTNODE_DIR,
+  mixedSuite,
   mapLimit,
   post,
   put,
-  stopAll,
   TEST_TIMING,
   tempDir,
   ts,
@@ -24,12 +23,7 @@ import {
   waitValues,
 } from './cluster-harness.ts';
 
-const skip = goSkipReason();
-afterEach(stopAll);
-// the builds (cached) outside the tests' own timeouts
-beforeAll(async () => {
-  if (!skip) for (const v of GO_VERSIONS) await buildGoProgram(RAFTNODE_DIR, v);
-}, 300_000);
+const skip = mixedSuite(GO_VERSIONS);
 
 async function writeKeys(http: string, prefix: string, n: number): Promise<Map<string, string>> {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}${i}`);

@@ -3,19 +3,17 @@
  * leads Go followers, after a Go leader hands it leadership with TimeoutNow,
  * and changes the membership of a cluster of Go voters.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { buildGoProgram, goSkipReason } from '../../helpers/go-build.ts';
 import {
   formCluster,
   go,
   MixedNode,
-  RAFTNODE_DIR,
+  mixedSuite,
   mapLimit,
   post,
   put,
   sortedConf,
-  stopAll,
   ts,
   until,
   waitConverged,
@@ -23,12 +21,7 @@ import {
   waitValues,
 } from './cluster-harness.ts';
 
-const skip = goSkipReason();
-afterEach(stopAll);
-// the build (cached) outside the tests' own timeouts
-beforeAll(async () => {
-  if (!skip) await buildGoProgram(RAFTNODE_DIR, '1.7.3');
-}, 300_000);
+const skip = mixedSuite();
 
 async function writeKeys(http: string, prefix: string, n: number): Promise<Map<string, string>> {
   const keys = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
