@@ -140,13 +140,15 @@ export function runTransportConformance(factory: TransportFactory): void {
       const [a, b] = (await make(2)) as [Transport, Transport];
       // An empty error string is no error: respond(null, '') is respond(null).
       void serve(b, (rpc) => (rpc.type === RpcType.TimeoutNow ? rpc.respond(null, '') : rpc.respond(null)));
-      for (const call of [
+      // All four are in flight at once and may fail in any order: take each
+      // rejection as it comes, not when the loop reaches it.
+      const rejections = [
         a.appendEntries('b', b.localAddr(), appendReq()),
         a.requestVote('b', b.localAddr(), voteReq()),
         a.requestPreVote('b', b.localAddr(), preVoteReq()),
         a.timeoutNow('b', b.localAddr(), timeoutNowReq()),
-      ]) {
-        const err = await rejection(call);
+      ].map(rejection);
+      for (const err of await Promise.all(rejections)) {
         expectCode(err, ErrorCode.Remote);
         expect((err as { remoteMessage: string }).remoteMessage).toBe('the peer answered with neither a response nor an error');
       }
