@@ -3,6 +3,7 @@ import type { HeartbeatHandler } from '../transport.ts';
 import type { Logger } from '../logger.ts';
 import { MessageWriter } from './codec/encoder.ts';
 import { FrameReader } from './codec/frame-reader.ts';
+import { freshReadChunks } from './conn/socket-memory.ts';
 import type { DecodeLimits, WireFormat } from './codec/wire-format.ts';
 import { type ServerHost, ServerConn, type ServerRPC } from './conn/server-conn.ts';
 
@@ -70,7 +71,13 @@ export class Inbound implements ServerHost {
   serve(socket: Duplex): void {
     const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
     const remote = s.remoteAddress !== undefined ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
-    const conn = new ServerConn(socket, this, new FrameReader(this.opts.limits), new MessageWriter(this.opts.wireFormat), remote);
+    const conn = new ServerConn(
+      socket,
+      this,
+      new FrameReader(this.opts.limits, { freshChunks: freshReadChunks(socket) }),
+      new MessageWriter(this.opts.wireFormat),
+      remote,
+    );
     // A layer may hand over a paused socket (HandoffStreamLayer does, so no byte is lost before we listen).
     socket.resume();
     this.conns.add(conn);

@@ -6,10 +6,17 @@
  * (its state survives across chunks, so a value trickling in byte by byte is
  * still scanned once), enforces the DecodeLimits the moment a header declares
  * a size (before any of those bytes are buffered), and returns each value's
- * bytes contiguously for the decoder, copied once into memory of that value's
- * own: a pushed chunk may be the writer's Buffer (an in-process StreamLayer
- * passes it by reference and the writer may reuse it), and a view would pin a
- * whole 16–64 KiB read chunk for the sake of a few bytes a consumer keeps.
+ * bytes contiguously for the decoder.
+ *
+ * What it returns never aliases memory someone may write again. By default
+ * every value and raw read is copied into memory of its own: a pushed chunk
+ * may be the writer's Buffer (an in-process StreamLayer passes it by
+ * reference and the writer may reuse it). A reader built with `freshChunks`
+ * (a net.Socket's chunks, which Node allocates per read and never reuses)
+ * hands out views instead where that pins little: raw (snapshot) bytes always,
+ * and a value when it fills at least half of the memory behind its chunk. A
+ * smaller value is still copied, so a few bytes a consumer keeps never pin a
+ * whole 64 KiB read chunk. bench/frame-reader-copy.ts measures the saving.
  */
 import { LimitExceededError, ProtocolError } from '../../errors.ts';
 import { resolveDecodeLimits, type DecodeLimits } from './wire-format.ts';
@@ -18,6 +25,17 @@ import { resolveDecodeLimits, type DecodeLimits } from './wire-format.ts';
 const COALESCE_BELOW = 1024;
 const STAGE_SIZE = 16 * 1024;
 const EMPTY = new Uint8Array(0);
+
+/** How a FrameReader may treat the chunks pushed into it. */
+export interface FrameReaderOptions {
+  /**
+   * Every pushed chunk is memory nobody will write again (true of a
+   * net.Socket's 'data' chunks; see conn/socket-memory.ts). Lets the reader
+   * hand out views instead of copies. Default false: everything handed out
+   * is a copy.
+   */
+  freshChunks?: boolean;
+}
 
 function hex(b: number): string {
   return `0x${b.toString(16).padStart(2, '0')}`;
@@ -88,6 +106,7 @@ export class FrameReader {
   readonly #maxFrameSize: number;
   readonly #maxEntries: number;
   readonly #maxDepth: number;
+  readonly #freshChunks: boolean;
 
   /** Queued chunks; #chunks[#head] is the oldest unconsumed one, from byte #headOff. */
   #chunks: Uint8Array[] = [];
@@ -115,7 +134,8 @@ export class FrameReader {
   readonly #stack: number[] = [];
   #depth = 0;
 
-  constructor(limits?: Partial<DecodeLimits>) {
+  constructor(limits?: Partial<DecodeLimits>, options: FrameReaderOptions = {}) {
+    this.#freshChunks = options.freshChunks === true;
     const l = resolveDecodeLimits(limits);
     this.#maxFrameSize = l.maxFrameSize;
     this.#maxEntries = l.maxEntries;
@@ -150,7 +170,8 @@ export class FrameReader {
     // views handed out earlier stay valid.
     let stage = this.#stage;
     if (stage.length - this.#stagePos < n) {
-      stage = this.#stage = new Uint8Array(STAGE_SIZE);
+      // A Buffer, so views of it are Buffers like a socket's chunks.
+      stage = this.#stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
       this.#stagePos = 0;
       this.#stageViewStart = -1;
     }
@@ -179,7 +200,10 @@ export class FrameReader {
 
   /**
    * Up to `max` raw bytes that are already buffered (for streaming snapshot
-   * data), copied so the consumer owns them, or undefined when none are buffered.
+   * data), or undefined when none are buffered. The consumer owns them: a
+   * copy, or with `freshChunks` a view of memory nobody writes again (the
+   * snapshot's bytes are most of every chunk they arrive in, so a view pins
+   * little, and it saves copying every byte of a large snapshot once more).
    */
   readRaw(max: number): Uint8Array | undefined {
     if (this.#scanning) throw new Error('FrameReader.readRaw() called in the middle of a value');
@@ -188,7 +212,7 @@ export class FrameReader {
     const off = this.#headOff;
     const n = Math.min(Math.floor(max), c.length - off);
     this.#consume(n);
-    return ownCopy(c, off, off + n);
+    return this.#freshChunks ? c.subarray(off, off + n) : ownCopy(c, off, off + n);
   }
 
   /**
@@ -371,7 +395,9 @@ export class FrameReader {
     const start = this.#headOff;
     let out: Uint8Array;
     if (endIdx === head) {
-      out = ownCopy(chunks[head]!, start, endOff);
+      const c = chunks[head]!;
+      // A view only where it pins at most as much again as it holds.
+      out = this.#freshChunks && size * 2 >= c.buffer.byteLength ? c.subarray(start, endOff) : ownCopy(c, start, endOff);
     } else {
       out = Buffer.allocUnsafe(size);
       let at = 0;

@@ -1,6 +1,6 @@
-import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { MessageWriter } from '../codec/encoder.ts';
+import { copiesOnWrite } from './socket-memory.ts';
 
 /**
  * Messages queued in one tick leave together, but no more than this many per
@@ -88,17 +88,6 @@ export class BatchWriter {
     this.flush();
     if (!this.stopped) this.onTickFlushed?.();
   }
-}
-
-/**
- * True for net.Socket and its subclasses (tls.TLSSocket): by the time write's
- * callback runs, libuv handed the bytes to the kernel (or OpenSSL encrypted
- * them into its own buffer), so the written Buffer may be overwritten. No
- * other Duplex promises that: a PassThrough-style pair gives the reader the
- * writer's Buffer itself, so those get a copy (bench/codec-ab.ts).
- */
-export function copiesOnWrite(socket: Writable): boolean {
-  return socket instanceof Socket;
 }
 
 function tickFlush(w: BatchWriter): void {

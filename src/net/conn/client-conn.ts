@@ -8,6 +8,7 @@ import { BatchWriter } from './batch-writer.ts';
 import type { PeerStats } from '../peer-stats.ts';
 import type { DecodeLimits, WireFormat } from '../codec/wire-format.ts';
 import { ResponseMatcher, type ResponseWaiter } from './response-matcher.ts';
+import { freshReadChunks } from './socket-memory.ts';
 
 export type { ResponseWaiter } from './response-matcher.ts';
 
@@ -50,7 +51,7 @@ export class ClientConn {
     this.socket = socket;
     this.target = target;
     this.stats = stats;
-    this.matcher = new ResponseMatcher(target, limits);
+    this.matcher = new ResponseMatcher(target, limits, { freshChunks: freshReadChunks(socket) });
     this.writer = new MessageWriter(format);
     this.batch = new BatchWriter(socket, this.writer, { onWrite: (bytes) => (stats.bytesSent += bytes) });
     this.closed = new Promise((resolve) => {

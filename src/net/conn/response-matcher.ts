@@ -1,7 +1,7 @@
 import type { AnyResponse, RpcType, ServerAddress } from '../../commands.ts';
 import { ProtocolError, TransportError } from '../../errors.ts';
 import { decodeErrorString, decodeResponse } from '../codec/decoder.ts';
-import { FrameReader } from '../codec/frame-reader.ts';
+import { FrameReader, type FrameReaderOptions } from '../codec/frame-reader.ts';
 import type { DecodeLimits } from '../codec/wire-format.ts';
 
 /**
@@ -35,10 +35,10 @@ export class ResponseMatcher {
   /** Set by failAll: the connection is gone, nothing more is matched. */
   private failed = false;
 
-  constructor(target: ServerAddress, limits: DecodeLimits) {
+  constructor(target: ServerAddress, limits: DecodeLimits, readerOptions?: FrameReaderOptions) {
     this.target = target;
     this.limits = limits;
-    this.reader = new FrameReader(limits);
+    this.reader = new FrameReader(limits, readerOptions);
   }
 
   /** Responses still expected. */

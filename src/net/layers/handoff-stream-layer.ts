@@ -56,8 +56,9 @@ export class HandoffStreamLayer implements StreamLayer {
 
   /**
    * Gives Raft an inbound connection. `head` is what your server already read
-   * past its routing prefix: it is put back in front of the stream, so Raft
-   * reads the connection from its first request byte. Returns false (and
+   * past its routing prefix: a copy of it is put back in front of the
+   * stream, so Raft reads the connection from its first request byte and you
+   * may reuse your buffer once this returns. Returns false (and
    * destroys the socket) once the layer is closed or too many are pending.
    */
   handoff(socket: Duplex, head?: Uint8Array): boolean {
@@ -68,7 +69,8 @@ export class HandoffStreamLayer implements StreamLayer {
       return false;
     }
     socket.pause();
-    if (head !== undefined && head.length > 0) socket.unshift(head);
+    // A copy: the caller may reuse its buffer, and the reader may keep views of what a socket delivers.
+    if (head !== undefined && head.length > 0) socket.unshift(Buffer.from(head));
     if (this.authorize === undefined) return this.enqueue(socket);
     this.authorizing.add(socket);
     void this.check(socket);

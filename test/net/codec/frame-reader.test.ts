@@ -170,6 +170,66 @@ describe('FrameReader', () => {
     expect(raw.every((b) => b === 9)).toBe(true);
   });
 
+  describe('with freshChunks (a net.Socket: memory nobody writes again)', () => {
+    it('hands out raw (snapshot) bytes as views of the pushed chunk, not copies', () => {
+      const chunk = new Uint8Array(2000).fill(9);
+      chunk.set([2, 0x80], 0);
+      const r = new FrameReader(undefined, { freshChunks: true });
+      r.push(chunk);
+      expect(r.readByte()).toBe(2);
+      expect(hex(r.readValue())).toBe('80');
+      const raw = r.readRaw(1998)!;
+      expect(raw.length).toBe(1998);
+      expect(raw.buffer).toBe(chunk.buffer);
+      expect(raw.byteOffset).toBe(2);
+      expect(r.buffered).toBe(0);
+    });
+
+    it('views a value that fills at least half of its chunk, and copies a smaller one so it pins no whole chunk', () => {
+      const big = str16(3000);
+      const small = str16(10);
+      const chunk = new Uint8Array(1 + big.length + 1 + small.length);
+      chunk[0] = 3;
+      chunk.set(big, 1);
+      chunk[1 + big.length] = 3;
+      chunk.set(small, 2 + big.length);
+      const r = new FrameReader(undefined, { freshChunks: true });
+      r.push(chunk);
+      expect(r.readByte()).toBe(3);
+      const v = r.readValue()!;
+      expect(hex(v)).toBe(hex(big));
+      expect(v.buffer).toBe(chunk.buffer);
+      expect(r.readByte()).toBe(3);
+      const w = r.readValue()!;
+      expect(hex(w)).toBe(hex(small));
+      expect(w.buffer).not.toBe(chunk.buffer);
+      // A chunk that is a small window of a large ArrayBuffer counts the whole buffer.
+      const backing = new Uint8Array(64 * 1024);
+      backing.set(big, 100);
+      const q = new FrameReader(undefined, { freshChunks: true });
+      q.push(backing.subarray(100, 100 + big.length));
+      expect(q.readValue()!.buffer).not.toBe(backing.buffer);
+    });
+
+    it('still copies a value that spans chunks into one buffer, and takes small chunks into its own slab', () => {
+      const value = str16(5000);
+      const r = new FrameReader(undefined, { freshChunks: true });
+      const first = value.slice(0, 2500);
+      r.push(first);
+      r.push(value.slice(2500));
+      const v = r.readValue()!;
+      expect(hex(v)).toBe(hex(value));
+      expect(v.buffer).not.toBe(first.buffer);
+      const tiny = str16(20);
+      r.push(tiny);
+      const t = r.readValue()!;
+      expect(hex(t)).toBe(hex(tiny));
+      expect(t.buffer).not.toBe(tiny.buffer);
+      tiny.fill(0);
+      expect(t[0]).toBe(0xda);
+    });
+  });
+
   it('refuses readByte/readRaw in the middle of a value', () => {
     const r = new FrameReader();
     r.push(bytes(0x92, 0x01));

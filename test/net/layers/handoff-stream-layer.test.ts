@@ -159,6 +159,35 @@ describe('Raft on a shared port', () => {
     socket.destroy();
   });
 
+  it('copies the bytes put back, so the caller may reuse its buffer as soon as handoff returns', async () => {
+    let b: SharedPortNode | undefined;
+    b = await node({
+      router: {
+        routes: {
+          [RAFT]: (socket, head) => {
+            b!.layer.handoff(socket, head);
+            head.fill(0xc1); // a byte msgpack never uses: a reader still looking at this buffer fails
+          },
+        },
+      },
+    });
+    const terms: number[] = [];
+    void serve(b.transport, (rpc) => {
+      if (rpc.type === RpcType.AppendEntries) terms.push(rpc.command.term);
+      rpc.respond(null, 'seen');
+    });
+    const w = new MessageWriter();
+    w.writeRequest(RpcType.AppendEntries, appendReq({ term: 11 }));
+    const request = w.take();
+    const socket = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const answered = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+    socket.write(Buffer.concat([Buffer.from([RAFT]), request]));
+    expect((await answered).length).toBeGreaterThan(0);
+    expect(terms).toEqual([11]);
+    socket.destroy();
+  });
+
   it('drops connections its authorize hook refuses, before Raft sees them', async () => {
     const seen: string[] = [];
     const b = await node({

@@ -1,0 +1,114 @@
+/**
+ * What FrameReader's views of a net.Socket's chunks save over copying them
+ * (`freshChunks`, see src/net/conn/socket-memory.ts), in one process:
+ *
+ *   npx tsx bench/frame-reader-copy.ts
+ *
+ * Each case pushes pre-built 64 KiB-or-smaller chunks, as a socket delivers
+ * them, and reads them out the way a connection does; rounds alternate copy
+ * and view so both see the same machine, and the medians are reported.
+ * - snapshot: readRaw over 64 KiB chunks of snapshot data (always a view);
+ * - 40 KiB value: one AppendEntries-sized value per chunk (a view: it fills
+ *   more than half its chunk);
+ * - 64 B value: one small response per chunk, as a sync caller gets them;
+ * - 64×1 KiB frame: a ~66 KiB value spanning two chunks (copied either way:
+ *   the control, which should not move).
+ */
+import { FrameReader } from '../src/net/codec/frame-reader.ts';
+
+const ROUNDS = 9;
+
+/** A msgpack bin32 of `n` bytes, as one contiguous value. */
+function bin(n: number): Buffer {
+  const b = Buffer.alloc(5 + n, 7);
+  b[0] = 0xc6;
+  b.writeUInt32BE(n, 1);
+  return b;
+}
+
+/** Fresh chunks, as a socket would deliver them (each with its own ArrayBuffer). */
+function chunksOf(value: Buffer, chunkSize: number, count: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    for (let off = 0; off < value.length; off += chunkSize) {
+      const c = Buffer.allocUnsafeSlow(Math.min(chunkSize, value.length - off));
+      value.copy(c, 0, off, off + c.length);
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+interface Case {
+  name: string;
+  bytesPerOp: number;
+  run(fresh: boolean): number; // ops done
+}
+
+const snapshotChunks = chunksOf(Buffer.alloc(64 * 1024, 3), 64 * 1024, 2048); // 128 MiB
+const big = chunksOf(bin(40 * 1024), 64 * 1024, 2048);
+const small = chunksOf(bin(59), 64 * 1024, 200_000);
+const frame = chunksOf(bin(66 * 1024), 64 * 1024, 1024);
+
+let sink = 0;
+const cases: Case[] = [
+  {
+    name: 'snapshot, 64 KiB chunks (readRaw)',
+    bytesPerOp: 64 * 1024,
+    run(fresh) {
+      const r = new FrameReader(undefined, { freshChunks: fresh });
+      for (const c of snapshotChunks) {
+        r.push(c);
+        sink += r.readRaw(c.length)!.length;
+      }
+      return snapshotChunks.length;
+    },
+  },
+  ...(
+    [
+      ['40 KiB value in one chunk', big, 40 * 1024],
+      ['64 B value per chunk', small, 64],
+      ['66 KiB value over two chunks (control)', frame, 66 * 1024],
+    ] as const
+  ).map(
+    ([name, chunks, bytesPerOp]): Case => ({
+      name,
+      bytesPerOp,
+      run(fresh) {
+        const r = new FrameReader(undefined, { freshChunks: fresh });
+        let n = 0;
+        for (const c of chunks) {
+          r.push(c);
+          for (let v = r.readValue(); v !== undefined; v = r.readValue()) {
+            sink += v.length;
+            n++;
+          }
+        }
+        return n;
+      },
+    }),
+  ),
+];
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`FrameReader: copy vs view of fresh socket chunks, median of ${ROUNDS} interleaved rounds (Node ${process.version})`);
+console.log('case                                     copy ns/op   view ns/op   view/copy time');
+for (const c of cases) {
+  c.run(false);
+  c.run(true); // warm both paths
+  const copy: number[] = [];
+  const view: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const fresh of [false, true]) {
+      const t0 = performance.now();
+      const n = c.run(fresh);
+      (fresh ? view : copy).push(((performance.now() - t0) * 1e6) / n);
+    }
+  }
+  const a = median(copy);
+  const b = median(view);
+  console.log(
+    `${c.name.padEnd(40)} ${a.toFixed(0).padStart(10)}   ${b.toFixed(0).padStart(10)}   ${(b / a).toFixed(2).padStart(8)}×`,
+  );
+}
+if (sink === 0) console.log('(nothing read)');

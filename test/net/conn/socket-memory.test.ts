@@ -1,0 +1,177 @@
+/**
+ * The readers keep views of what a net.Socket delivers instead of copying
+ * it (src/net/conn/socket-memory.ts). That is only sound while Node gives
+ * every 'data' chunk memory of its own and never writes it again; these
+ * tests pin that down on the Node we run, for TCP and TLS, and check end to
+ * end that entries and snapshot bytes a consumer keeps without copying stay
+ * intact while the connection goes on reading.
+ */
+import * as net from 'node:net';
+import { PassThrough } from 'node:stream';
+import * as tls from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AppendEntriesRequest } from '../../../src/commands.ts';
+import { LogType, RpcType } from '../../../src/commands.ts';
+import { copiesOnWrite, freshReadChunks } from '../../../src/net/conn/socket-memory.ts';
+import type { NetworkTransport } from '../../../src/net/network-transport.ts';
+import { newTCPTransport } from '../../../src/net/tcp-transport.ts';
+import type { RPC } from '../../../src/transport.ts';
+import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
+import { enc, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
+
+const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
+
+/** Writes a mix of small and large buffers through `client`, and checks every chunk `server` received. */
+async function checkChunks(server: net.Socket, client: net.Socket): Promise<void> {
+  const chunks: Buffer[] = [];
+  const copies: Buffer[] = [];
+  server.on('data', (c: Buffer) => {
+    chunks.push(c);
+    copies.push(Buffer.from(c));
+  });
+  const ended = new Promise<void>((resolve) => server.once('end', () => resolve()));
+  for (let i = 0; i < 600; i++) client.write(Buffer.alloc(i % 3 === 0 ? 70_000 : 100, i & 0xff));
+  client.end();
+  await ended;
+  expect(chunks.length).toBeGreaterThan(1);
+  expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length);
+  let changed = 0;
+  for (let i = 0; i < chunks.length; i++) if (!chunks[i]!.equals(copies[i]!)) changed++;
+  expect(changed).toBe(0);
+}
+
+describe('what a socket does with memory', () => {
+  it('only Node sockets are trusted with it: any other Duplex passes Buffers by reference', () => {
+    const tcp = new net.Socket();
+    expect(copiesOnWrite(tcp)).toBe(true);
+    expect(freshReadChunks(tcp)).toBe(true);
+    const pair = new PassThrough();
+    expect(copiesOnWrite(pair)).toBe(false);
+    expect(freshReadChunks(pair)).toBe(false);
+    tcp.destroy();
+    pair.destroy();
+  });
+
+  it('a TCP socket gives every chunk an ArrayBuffer of its own, never written again', async () => {
+    const accepted = new Promise<net.Socket>((resolve) => {
+      const server = net.createServer((s) => {
+        server.close();
+        resolve(s);
+      });
+      server.listen(0, '127.0.0.1', () => {
+        client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      });
+    });
+    let client: net.Socket | undefined;
+    const s = await accepted;
+    await checkChunks(s, client!);
+    s.destroy();
+  });
+
+  it.skipIf(pki === undefined)('so does a TLS socket', async () => {
+    const p = pki!;
+    const accepted = new Promise<tls.TLSSocket>((resolve) => {
+      const server = tls.createServer({ key: p.peer.key, cert: p.peer.cert }, (s) => {
+        server.close();
+        resolve(s);
+      });
+      server.listen(0, '127.0.0.1', () => {
+        client = tls.connect({
+          port: (server.address() as net.AddressInfo).port,
+          host: '127.0.0.1',
+          ca: p.ca,
+          checkServerIdentity: () => undefined,
+        });
+      });
+    });
+    let client: tls.TLSSocket | undefined;
+    const s = await accepted;
+    expect(freshReadChunks(s)).toBe(true);
+    await checkChunks(s, client!);
+    s.destroy();
+  });
+});
+
+describe('kept without copying, over real TCP', () => {
+  const open: NetworkTransport[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+
+  /** Entry i's 40 KiB: most arrive inside one 64 KiB read chunk, so the follower gets views of it. */
+  const ENTRY = 40 * 1024;
+  function payload(i: number): Buffer {
+    const b = Buffer.alloc(ENTRY);
+    for (let k = 0; k < ENTRY; k += 4) b.writeUInt32LE(((i + 1) * 2_654_435_761 + k * 40_503) >>> 0, k);
+    return b;
+  }
+  function request(index: number): AppendEntriesRequest {
+    return {
+      rpcHeader: { protocolVersion: 3, id: enc('leader'), addr: enc('leader-addr') },
+      term: 1,
+      leader: enc('leader-addr'),
+      prevLogEntry: index - 1,
+      prevLogTerm: 1,
+      entries: [{ index, term: 1, type: LogType.Command, data: payload(index), extensions: null, appendedAt: null }],
+      leaderCommitIndex: 0,
+    };
+  }
+
+  it('entries and snapshot chunks a follower stores as given stay intact while the connection reads on', async () => {
+    const leader = await newTCPTransport('127.0.0.1:0', { timeout: 10_000 });
+    const follower = await newTCPTransport('127.0.0.1:0', { timeout: 10_000 });
+    open.push(leader, follower);
+    const ENTRIES = 300;
+    const SNAPSHOT = 4 * 1024 * 1024;
+
+    // A follower that keeps what it is given, as an in-memory log store and a
+    // snapshot sink that defers its writes would.
+    const stored = new Map<number, Uint8Array>();
+    const snapshotChunks: Uint8Array[] = [];
+    const serving = (async () => {
+      for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
+        if (rpc.type === RpcType.AppendEntries) {
+          for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
+          rpc.respond({
+            rpcHeader: { protocolVersion: 3 },
+            term: 1,
+            lastLog: rpc.command.prevLogEntry + 1,
+            success: true,
+            noRetryBackoff: false,
+          });
+        } else if (rpc.type === RpcType.InstallSnapshot) {
+          for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
+          rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
+        }
+      }
+    })();
+
+    const target = follower.localAddr();
+    const pipeline = await leader.appendEntriesPipeline('follower', target);
+    const answered = (async () => {
+      let n = 0;
+      for await (const f of pipeline.consumer()) {
+        await f.wait();
+        if (++n === ENTRIES) return n;
+      }
+      return n;
+    })();
+    for (let i = 1; i <= ENTRIES; i++) await pipeline.appendEntries(request(i));
+    expect(await answered).toBe(ENTRIES);
+    await pipeline.close();
+    const resp = await leader.installSnapshot('follower', target, snapshotReq(SNAPSHOT), pseudoRandom(SNAPSHOT, 48 * 1024, 7));
+    expect(resp.success).toBe(true);
+    // More traffic on fresh reads after everything above was handed out.
+    for (let i = ENTRIES + 1; i <= ENTRIES + 20; i++) await leader.appendEntries('follower', target, request(i));
+
+    let corrupt = 0;
+    for (let i = 1; i <= ENTRIES + 20; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
+    expect(corrupt).toBe(0);
+    const want: Uint8Array[] = [];
+    for await (const c of pseudoRandom(SNAPSHOT, 48 * 1024, 7)) want.push(c);
+    expect(Buffer.concat(snapshotChunks).equals(Buffer.concat(want))).toBe(true);
+
+    await Promise.all([leader.close(), follower.close()]);
+    await serving;
+  });
+});
