@@ -36,7 +36,7 @@ import { rawBulk } from './raw-client.ts';
 import { renderReport } from './report.ts';
 import { Runner } from './runner.ts';
 import type { BenchResults } from './results.ts';
-import { SNAPSHOT_CHUNK, snapshotRun } from './snapshot-bench.ts';
+import { SNAPSHOT_CHUNK, snapshotRun, snapshotWarmup } from './snapshot-bench.ts';
 import { sweepChart } from './sweep-chart.ts';
 import { latencyChart } from './latency-chart.ts';
 import { latencyRun, latencySteps } from './latency-bench.ts';
@@ -207,9 +207,10 @@ async function main(): Promise<number> {
         }
       });
       if (ours) results.snapshot.ours = ours;
-      const bulk = await run.step(`raw bulk ${plan.snapshotSize / 2 ** 20} MiB`, () =>
-        rawBulk(raw.addr, plan.snapshotSize, SNAPSHOT_CHUNK),
-      );
+      const bulk = await run.step(`raw bulk ${plan.snapshotSize / 2 ** 20} MiB`, async () => {
+        await rawBulk(raw.addr, snapshotWarmup(plan.snapshotSize), SNAPSHOT_CHUNK); // the same warm-up as ours
+        return rawBulk(raw.addr, plan.snapshotSize, SNAPSHOT_CHUNK);
+      });
       if (bulk) results.snapshot.raw = bulk;
     }
 

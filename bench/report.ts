@@ -198,7 +198,8 @@ function snapshotSection(r: BenchResults): string[] {
   const s = r.snapshot;
   if (s === undefined) return [];
   const out = [
-    `InstallSnapshot, ${num((s.ours?.bytes ?? s.raw?.bytes ?? 0) / MiB)} MiB streamed from a generator in 64 KiB chunks`,
+    `InstallSnapshot, ${num((s.ours?.bytes ?? s.raw?.bytes ?? 0) / MiB)} MiB streamed from a generator in 64 KiB chunks` +
+      (s.ours?.warmupBytes ? ` (after an untimed ${num(s.ours.warmupBytes / MiB)} MiB one)` : ''),
   ];
   if (s.ours) {
     out.push(
