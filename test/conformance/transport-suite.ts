@@ -25,7 +25,7 @@ import {
   timeoutNowReq,
   voteReq,
 } from '../helpers/fixtures.ts';
-import { expectCode, rejection } from '../helpers/expect-errors.ts';
+import { expectCode, observed, rejection } from '../helpers/expect-errors.ts';
 
 export interface Cluster {
   transports: Transport[];
@@ -108,7 +108,7 @@ export function runTransportConformance(factory: TransportFactory): void {
         success: true,
         noRetryBackoff: true,
       };
-      const pending = a.appendEntries('b', b.localAddr(), sent);
+      const pending = observed(a.appendEntries('b', b.localAddr(), sent));
       const rpc = await nextRpc(b);
       expect(rpc.type).toBe(RpcType.AppendEntries);
       if (rpc.type !== RpcType.AppendEntries) throw new Error('unreachable');
@@ -156,7 +156,7 @@ export function runTransportConformance(factory: TransportFactory): void {
 
     it('refuses a second response with ERR_ALREADY_RESPONDED, keeping the first', async () => {
       const [a, b] = (await make(2)) as [Transport, Transport];
-      const pending = a.timeoutNow('b', b.localAddr(), timeoutNowReq());
+      const pending = observed(a.timeoutNow('b', b.localAddr(), timeoutNowReq()));
       const rpc = await nextRpc(b);
       if (rpc.type !== RpcType.TimeoutNow) throw new Error('wrong type');
       rpc.respond({ rpcHeader: { protocolVersion: 1 } });
@@ -551,7 +551,7 @@ export function runTransportConformance(factory: TransportFactory): void {
       const pending = it.next();
       ac.abort();
       expect(await pending).toEqual({ value: undefined, done: true });
-      const call = a.timeoutNow('b', b.localAddr(), timeoutNowReq(), { timeout: 10_000 });
+      const call = observed(a.timeoutNow('b', b.localAddr(), timeoutNowReq(), { timeout: 10_000 }));
       const rpc = await b.receive();
       expect(rpc?.type).toBe(RpcType.TimeoutNow);
       if (rpc !== undefined) await echoResponder(rpc);
@@ -567,8 +567,8 @@ export function runTransportConformance(factory: TransportFactory): void {
       ac.abort();
       expectCode(await rejection(waiting), ErrorCode.Aborted);
       // An already-queued RPC is taken at once.
-      const call = a.requestVote('b', b.localAddr(), voteReq({ term: 5 }));
-      const rpc = await b.receive({ timeout: 10_000 });
+      const call = observed(a.requestVote('b', b.localAddr(), voteReq({ term: 5 })));
+      const rpc = await b.receive({ timeout: 4_000 });
       expect(rpc?.type).toBe(RpcType.RequestVote);
       if (rpc !== undefined) await echoResponder(rpc);
       expect((await call).term).toBe(5);

@@ -13,6 +13,16 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
+/**
+ * `p` itself, with a rejection handler attached now: for a promise the test
+ * awaits later, after other awaits, so an early failure fails the test where
+ * it is awaited instead of surfacing as an unhandled rejection.
+ */
+export function observed<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 /** Resolves with the TransportError `p` rejects with; rethrows anything else. */
 export async function transportError(p: Promise<unknown>): Promise<TransportError> {
   const err = await rejection(p);

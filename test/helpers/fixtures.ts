@@ -155,7 +155,14 @@ export async function crcOf(stream: AsyncIterable<Uint8Array>): Promise<number> 
 export function serve(t: Transport, handler: (rpc: RPC) => void | Promise<void> = echoResponder): Promise<void> {
   return (async () => {
     for await (const rpc of t.consumer()) {
-      void Promise.resolve(handler(rpc)).catch((err: unknown) => {
+      // A handler that throws at once must not end the loop: run it here, catch both ways.
+      let handled: Promise<void>;
+      try {
+        handled = Promise.resolve(handler(rpc));
+      } catch (err) {
+        handled = Promise.reject(err);
+      }
+      void handled.catch((err: unknown) => {
         try {
           rpc.respond(null, err instanceof Error ? err : String(err));
         } catch {

@@ -10,6 +10,7 @@ import { LogType, RpcType } from '../../src/commands.ts';
 import { NetworkTransport } from '../../src/net/network-transport.ts';
 import type { RPC } from '../../src/transport.ts';
 import { ByReferenceNetwork } from '../helpers/by-reference-stream-layer.ts';
+import { observed } from '../helpers/expect-errors.ts';
 import { enc } from '../helpers/fixtures.ts';
 
 const ENTRIES = 400;
@@ -55,33 +56,37 @@ describe('entries over a by-reference StreamLayer (issue 9, defect 2)', () => {
 
     // A follower that keeps entry.data, as an in-memory log store does.
     const stored = new Map<number, Uint8Array>();
-    const serving = (async () => {
-      for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
-        if (rpc.type !== RpcType.AppendEntries) continue;
-        const c = rpc.command;
-        for (const e of c.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
-        rpc.respond({
-          rpcHeader: { protocolVersion: 3, id: null, addr: null },
-          term: c.term,
-          lastLog: c.prevLogEntry + (c.entries?.length ?? 0),
-          success: true,
-          noRetryBackoff: false,
-        });
-      }
-    })();
+    const serving = observed(
+      (async () => {
+        for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
+          if (rpc.type !== RpcType.AppendEntries) continue;
+          const c = rpc.command;
+          for (const e of c.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
+          rpc.respond({
+            rpcHeader: { protocolVersion: 3, id: null, addr: null },
+            term: c.term,
+            lastLog: c.prevLogEntry + (c.entries?.length ?? 0),
+            success: true,
+            noRetryBackoff: false,
+          });
+        }
+      })(),
+    );
 
     const target = follower.localAddr();
     const pipeline = await leader.appendEntriesPipeline('follower', target);
     const half = ENTRIES / 2;
     // Consuming settled futures frees window slots, as Raft's replication loop does.
-    const answered = (async () => {
-      let n = 0;
-      for await (const f of pipeline.consumer()) {
-        await f.wait();
-        if (++n === half) return n;
-      }
-      return n;
-    })();
+    const answered = observed(
+      (async () => {
+        let n = 0;
+        for await (const f of pipeline.consumer()) {
+          await f.wait();
+          if (++n === half) return n;
+        }
+        return n;
+      })(),
+    );
     for (let i = 1; i <= half; i++) await pipeline.appendEntries(request(i));
     expect(await answered).toBe(half);
     await pipeline.close();

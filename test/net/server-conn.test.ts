@@ -20,7 +20,7 @@ import { NetworkTransport } from '../../src/net/network-transport.ts';
 import { newTCPTransport, type TCPTransportOptions } from '../../src/net/tcp-transport.ts';
 import type { InstallSnapshotRPC, RPC } from '../../src/transport.ts';
 import { appendReq, echoResponder, pseudoRandom, serve, snapshotReq, timeoutNowReq, voteReq } from '../helpers/fixtures.ts';
-import { transportError } from '../helpers/expect-errors.ts';
+import { observed, transportError } from '../helpers/expect-errors.ts';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -104,7 +104,7 @@ describe('early answers to InstallSnapshot (#7)', () => {
     const server = await transport();
     const client = await transport();
     const size = 8 * 1024 * 1024;
-    const call = client.installSnapshot('s', server.localAddr(), snapshotReq(size), pseudoRandom(size));
+    const call = observed(client.installSnapshot('s', server.localAddr(), snapshotReq(size), pseudoRandom(size)));
     const rpc = (await nextRpc(server)) as InstallSnapshotRPC;
     expect(rpc.type).toBe(RpcType.InstallSnapshot);
     // A Raft that finds the snapshot stale answers at once...
@@ -211,7 +211,7 @@ describe('a client half-close (#11)', () => {
   it('answers the outstanding request and every complete request buffered behind it, in order, then closes', async () => {
     const { server, peerEnded } = await halfCloseWatcher();
     const raw = await rawConnect(server.localAddr());
-    const all = readToEnd(raw);
+    const all = observed(readToEnd(raw));
     raw.end(
       encodeRequests(
         [RpcType.RequestVote, voteReq({ term: 21 })],
@@ -233,7 +233,7 @@ describe('a client half-close (#11)', () => {
   it('answers what is complete and drops a partial request left at the half-close', async () => {
     const { server, peerEnded } = await halfCloseWatcher();
     const raw = await rawConnect(server.localAddr());
-    const all = readToEnd(raw);
+    const all = observed(readToEnd(raw));
     const partial = encodeRequests([RpcType.RequestVote, voteReq({ term: 8 })]);
     raw.end(Buffer.concat([encodeRequests([RpcType.RequestVote, voteReq({ term: 7 })]), partial.subarray(0, 10)]));
     const rpc = await nextRpc(server);

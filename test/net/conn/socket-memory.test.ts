@@ -17,6 +17,7 @@ import type { NetworkTransport } from '../../../src/net/network-transport.ts';
 import { newTCPTransport } from '../../../src/net/tcp-transport.ts';
 import type { RPC } from '../../../src/transport.ts';
 import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
+import { observed } from '../../helpers/expect-errors.ts';
 import { enc, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
 
 const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
@@ -128,34 +129,38 @@ describe('kept without copying, over real TCP', () => {
     // snapshot sink that defers its writes would.
     const stored = new Map<number, Uint8Array>();
     const snapshotChunks: Uint8Array[] = [];
-    const serving = (async () => {
-      for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
-        if (rpc.type === RpcType.AppendEntries) {
-          for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
-          rpc.respond({
-            rpcHeader: { protocolVersion: 3 },
-            term: 1,
-            lastLog: rpc.command.prevLogEntry + 1,
-            success: true,
-            noRetryBackoff: false,
-          });
-        } else if (rpc.type === RpcType.InstallSnapshot) {
-          for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
-          rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
+    const serving = observed(
+      (async () => {
+        for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
+          if (rpc.type === RpcType.AppendEntries) {
+            for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
+            rpc.respond({
+              rpcHeader: { protocolVersion: 3 },
+              term: 1,
+              lastLog: rpc.command.prevLogEntry + 1,
+              success: true,
+              noRetryBackoff: false,
+            });
+          } else if (rpc.type === RpcType.InstallSnapshot) {
+            for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
+            rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
+          }
         }
-      }
-    })();
+      })(),
+    );
 
     const target = follower.localAddr();
     const pipeline = await leader.appendEntriesPipeline('follower', target);
-    const answered = (async () => {
-      let n = 0;
-      for await (const f of pipeline.consumer()) {
-        await f.wait();
-        if (++n === ENTRIES) return n;
-      }
-      return n;
-    })();
+    const answered = observed(
+      (async () => {
+        let n = 0;
+        for await (const f of pipeline.consumer()) {
+          await f.wait();
+          if (++n === ENTRIES) return n;
+        }
+        return n;
+      })(),
+    );
     for (let i = 1; i <= ENTRIES; i++) await pipeline.appendEntries(request(i));
     expect(await answered).toBe(ENTRIES);
     await pipeline.close();
