@@ -31,6 +31,11 @@ export function voters(c: Configuration): Server[] {
   return c.servers.filter((s) => s.suffrage === Suffrage.Voter);
 }
 
+/** Whether `id` is a server of the configuration, with any suffrage. */
+export function inConfiguration(c: Configuration, id: ServerID): boolean {
+  return c.servers.some((s) => s.id === id);
+}
+
 export function isVoter(c: Configuration, id: ServerID): boolean {
   return c.servers.some((s) => s.id === id && s.suffrage === Suffrage.Voter);
 }

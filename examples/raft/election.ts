@@ -13,7 +13,7 @@ import {
   voteRequest,
   voteResponse,
 } from '../../src/index.ts';
-import { isVoter, voters } from './configuration.ts';
+import { inConfiguration, isVoter, voters } from './configuration.ts';
 import type { Raft } from './raft.ts';
 
 const textDecoder = new TextDecoder();
@@ -126,8 +126,9 @@ export class Election {
       rpc.respond(null, 'raft is shutdown');
       return;
     }
-    // Known non-voters may not become leader.
-    if (candidateID && raft.latest.c.servers.length > 0 && !isVoter(raft.latest.c, candidateID)) {
+    // Servers outside the configuration are ignored (an empty one is a cluster bootstrapping).
+    const known = raft.latest.c.servers.length > 0;
+    if (candidateID && known && !inConfiguration(raft.latest.c, candidateID)) {
       reply(false);
       return;
     }
@@ -144,6 +145,13 @@ export class Election {
     if (req.term > raft.currentTerm()) {
       raft.setTerm(req.term);
       raft.becomeFollower();
+    }
+    // A non-voter (say, a voter since demoted) gets no vote, but its higher
+    // term is adopted first, as hashicorp 1.7 does (hashicorp/raft#526): else
+    // it could keep the cluster from making progress.
+    if (candidateID && known && !isVoter(raft.latest.c, candidateID)) {
+      reply(false);
+      return;
     }
     const voted = raft.votedIn(req.term);
     if (voted !== undefined) {
@@ -172,7 +180,8 @@ export class Election {
       return;
     }
     const candidateID = req.rpcHeader.id ? textDecoder.decode(req.rpcHeader.id) : '';
-    if (candidateID && raft.latest.c.servers.length > 0 && !isVoter(raft.latest.c, candidateID)) {
+    const known = raft.latest.c.servers.length > 0;
+    if (candidateID && known && !inConfiguration(raft.latest.c, candidateID)) {
       reply(false);
       return;
     }
@@ -186,6 +195,10 @@ export class Election {
       return;
     }
     if (req.term < raft.currentTerm()) {
+      reply(false);
+      return;
+    }
+    if (candidateID && known && !isVoter(raft.latest.c, candidateID)) {
       reply(false);
       return;
     }

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Suffrage } from '../../../examples/raft/configuration.ts';
 import { encodeCommand } from '../../../examples/raft/kv/kv-fsm.ts';
+import { voteRequest } from '../../../src/builders.ts';
+import { InmemTransport } from '../../../src/inmem/inmem-transport.ts';
 import { Cluster } from './cluster.ts';
 
 let cluster: Cluster | undefined;
@@ -104,5 +107,32 @@ describe('example Raft: leadership, membership, snapshots', () => {
     cluster.partition([[leader.id], [...cluster.nodes.keys()].filter((id) => id !== leader.id)]);
     const pending = leader.raft.apply(set('lost', 'maybe'));
     await expect(pending).rejects.toMatchObject({ code: 'ERR_LEADERSHIP_LOST' });
+  });
+
+  it("votes as hashicorp 1.7 does: ignores strangers, adopts a non-voter's higher term and still refuses it", async () => {
+    cluster = await Cluster.create(['a']);
+    const a = cluster.nodes.get('a')!;
+    // A voter that never answers keeps `a` leaderless, so candidates are heard.
+    a.raft.bootstrapCluster({
+      servers: [
+        { id: 'a', address: a.addr, suffrage: Suffrage.Voter },
+        { id: 'z', address: 'addr-z', suffrage: Suffrage.Voter },
+        { id: 'n', address: 'addr-n', suffrage: Suffrage.Nonvoter },
+      ],
+    });
+    const asker = new InmemTransport('addr-n', { localID: 'n' });
+    try {
+      asker.connect(a.addr, a.trans);
+      const ask = (id: string, term: number) =>
+        asker.requestVote('a', a.addr, voteRequest({ term, id, candidate: 'addr-n', lastLogIndex: 99, lastLogTerm: 99 }));
+      const fromNonvoter = await ask('n', 1_000);
+      expect(fromNonvoter).toMatchObject({ granted: false, term: 1_000 });
+      expect(a.raft.stats().term).toBe(1_000);
+      const fromStranger = await ask('x', 2_000);
+      expect(fromStranger).toMatchObject({ granted: false, term: 1_000 });
+      expect(a.raft.stats().term).toBe(1_000);
+    } finally {
+      await asker.close();
+    }
   });
 });
