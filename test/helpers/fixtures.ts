@@ -177,3 +177,40 @@ export function serve(t: Transport, handler: (rpc: RPC) => void | Promise<void> 
 export function activeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 }
+
+/**
+ * Sends `requests` through one pipeline to `target`, consuming each settled
+ * future as a Raft replication loop does (which frees window slots), and
+ * resolves with how many were answered once all were; rejects with the
+ * first failure. The pipeline is closed either way.
+ */
+export async function pipelineAll(
+  t: Transport,
+  id: string,
+  target: string,
+  requests: Iterable<AppendEntriesRequest>,
+): Promise<number> {
+  const pipeline = await t.appendEntriesPipeline(id, target);
+  const reqs = [...requests];
+  try {
+    const answered = (async () => {
+      let n = 0;
+      if (reqs.length === 0) return n;
+      for await (const f of pipeline.consumer()) {
+        await f.wait();
+        if (++n === reqs.length) return n;
+      }
+      return n;
+    })();
+    answered.catch(() => pipeline.close()); // a failed future must also stop a sender waiting for a slot
+    try {
+      for (const r of reqs) await pipeline.appendEntries(r);
+    } catch (err) {
+      await answered; // when a future failed first, its error is the cause: report that one
+      throw err;
+    }
+    return await answered;
+  } finally {
+    await pipeline.close();
+  }
+}

@@ -11,7 +11,7 @@ import { NetworkTransport } from '../../src/net/network-transport.ts';
 import type { RPC } from '../../src/transport.ts';
 import { ByReferenceNetwork } from '../helpers/by-reference-stream-layer.ts';
 import { observed } from '../helpers/expect-errors.ts';
-import { enc } from '../helpers/fixtures.ts';
+import { enc, pipelineAll } from '../helpers/fixtures.ts';
 
 const ENTRIES = 400;
 const SIZE = 4096;
@@ -74,22 +74,9 @@ describe('entries over a by-reference StreamLayer (issue 9, defect 2)', () => {
     );
 
     const target = follower.localAddr();
-    const pipeline = await leader.appendEntriesPipeline('follower', target);
     const half = ENTRIES / 2;
-    // Consuming settled futures frees window slots, as Raft's replication loop does.
-    const answered = observed(
-      (async () => {
-        let n = 0;
-        for await (const f of pipeline.consumer()) {
-          await f.wait();
-          if (++n === half) return n;
-        }
-        return n;
-      })(),
-    );
-    for (let i = 1; i <= half; i++) await pipeline.appendEntries(request(i));
-    expect(await answered).toBe(half);
-    await pipeline.close();
+    const first = Array.from({ length: half }, (_, i) => request(i + 1));
+    expect(await pipelineAll(leader, 'follower', target, first)).toBe(half);
     for (let i = half + 1; i <= ENTRIES; i++) await leader.appendEntries('follower', target, request(i));
 
     expect(stored.size).toBe(ENTRIES);

@@ -18,7 +18,7 @@ import { newTCPTransport } from '../../../src/net/tcp-transport.ts';
 import type { RPC } from '../../../src/transport.ts';
 import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
 import { observed } from '../../helpers/expect-errors.ts';
-import { enc, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
+import { enc, pipelineAll, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
 
 const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
 
@@ -150,20 +150,8 @@ describe('kept without copying, over real TCP', () => {
     );
 
     const target = follower.localAddr();
-    const pipeline = await leader.appendEntriesPipeline('follower', target);
-    const answered = observed(
-      (async () => {
-        let n = 0;
-        for await (const f of pipeline.consumer()) {
-          await f.wait();
-          if (++n === ENTRIES) return n;
-        }
-        return n;
-      })(),
-    );
-    for (let i = 1; i <= ENTRIES; i++) await pipeline.appendEntries(request(i));
-    expect(await answered).toBe(ENTRIES);
-    await pipeline.close();
+    const all = Array.from({ length: ENTRIES }, (_, i) => request(i + 1));
+    expect(await pipelineAll(leader, 'follower', target, all)).toBe(ENTRIES);
     const resp = await leader.installSnapshot('follower', target, snapshotReq(SNAPSHOT), pseudoRandom(SNAPSHOT, 48 * 1024, 7));
     expect(resp.success).toBe(true);
     // More traffic on fresh reads after everything above was handed out.
