@@ -13,18 +13,42 @@
 import { crc32 } from 'node:zlib';
 import type { AppendEntriesRequest, AppendEntriesResponse, Log } from '../src/commands.ts';
 
-const scratch = Buffer.alloc(17);
+/** CRC-32 (IEEE, reflected) byte table, for the 17 header bytes of each entry. */
+const TABLE = ((): Int32Array => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
 
-/** CRC-32 over index(8 BE) | term(8 BE) | type(1) | data | extensions of each entry. */
+/** Folds the four big-endian bytes of `v` into the (pre-inverted) CRC register `c`. */
+function foldU32(c: number, v: number): number {
+  c = TABLE[(c ^ (v >>> 24)) & 0xff]! ^ (c >>> 8);
+  c = TABLE[(c ^ (v >>> 16)) & 0xff]! ^ (c >>> 8);
+  c = TABLE[(c ^ (v >>> 8)) & 0xff]! ^ (c >>> 8);
+  return TABLE[(c ^ v) & 0xff]! ^ (c >>> 8);
+}
+
+/**
+ * CRC-32 over index(8 BE) | term(8 BE) | type(1) | data | extensions of each
+ * entry. The 17 header bytes are folded in JS: a zlib.crc32 call costs about
+ * 100 ns however short its input, more than the table loop, and Go's server
+ * pays no such toll. The data still goes through zlib (about 3 GB/s; Go's
+ * hash/crc32 does a 64×1 KiB request's CRC in about 6 µs, zlib here in 25).
+ */
 export function entriesCrc(entries: readonly Log[] | null): number {
   let c = 0;
   for (const e of entries ?? []) {
-    scratch.writeUInt32BE(Math.floor(e.index / 2 ** 32), 0);
-    scratch.writeUInt32BE(e.index >>> 0, 4);
-    scratch.writeUInt32BE(Math.floor(e.term / 2 ** 32), 8);
-    scratch.writeUInt32BE(e.term >>> 0, 12);
-    scratch[16] = e.type;
-    c = crc32(scratch, c);
+    let r = ~c;
+    r = foldU32(r, Math.floor(e.index / 2 ** 32));
+    r = foldU32(r, e.index >>> 0);
+    r = foldU32(r, Math.floor(e.term / 2 ** 32));
+    r = foldU32(r, e.term >>> 0);
+    r = TABLE[(r ^ e.type) & 0xff]! ^ (r >>> 8);
+    c = ~r >>> 0;
     if (e.data) c = crc32(e.data, c);
     if (e.extensions) c = crc32(e.extensions, c);
   }
