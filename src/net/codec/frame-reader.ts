@@ -153,8 +153,19 @@ export class FrameReader {
   }
 
   /**
-   * Queues a chunk. The reader keeps a reference until the values in it are
-   * read (then it copies them out), so the writer must not modify it meanwhile.
+   * Queues a chunk. Who may write its memory afterwards:
+   *
+   * - A chunk under 1 KiB is copied into the reader's own slab at once: the
+   *   caller may reuse it as soon as push() returns.
+   * - A larger chunk is queued by reference until every byte of it has been
+   *   read (by readByte, readValue or readRaw), which may be after later
+   *   chunks are pushed: the caller must not modify it meanwhile.
+   * - Without `freshChunks`, everything the reader returns is a copy, so once
+   *   its bytes are read the chunk is the caller's again.
+   * - With `freshChunks`, readValue() and readRaw() may return views of the
+   *   chunk (a value or raw piece that fills at least half of the memory
+   *   behind it; a smaller one is copied), and whoever takes them may keep
+   *   them for ever: nobody may write the chunk's memory again.
    */
   push(chunk: Uint8Array): void {
     const n = chunk.length;
