@@ -9,13 +9,15 @@
  * get copies.
  */
 import * as net from 'node:net';
-import { PassThrough } from 'node:stream';
+import { type Duplex, PassThrough } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppendEntriesRequest } from '../../../src/commands.ts';
 import { LogType, RpcType } from '../../../src/commands.ts';
 import { copiesOnWrite, freshReadChunks } from '../../../src/net/conn/socket-memory.ts';
 import { appendEntriesResponse } from '../../../src/builders.ts';
+import type { StreamLayer } from '../../../src/net/layers/stream-layer.ts';
+import { TCPStreamLayer } from '../../../src/net/layers/tcp-stream-layer.ts';
 import { NetworkTransport } from '../../../src/net/network-transport.ts';
 import { newTCPTransport } from '../../../src/net/tcp-transport.ts';
 import type { RPC } from '../../../src/transport.ts';
@@ -62,6 +64,37 @@ function request(index: number): AppendEntriesRequest {
     entries: [{ index, term: 1, type: LogType.Command, data: payload(index), extensions: null, appendedAt: null }],
     leaderCommitIndex: 0,
   };
+}
+
+/** A StreamLayer that notes the memory behind every chunk its accepted connections deliver. */
+class ChunkWatchingLayer implements StreamLayer {
+  /** The ArrayBuffer of every 'data' chunk of every accepted connection. */
+  readonly delivered = new WeakSet<ArrayBufferLike>();
+  private readonly inner: StreamLayer;
+
+  constructor(inner: StreamLayer) {
+    this.inner = inner;
+  }
+
+  async accept(): Promise<Duplex> {
+    const socket = await this.inner.accept();
+    socket.on('data', (chunk: Buffer) => this.delivered.add(chunk.buffer));
+    // Listening set the socket flowing: pause it again, so no chunk goes by before the transport listens too.
+    socket.pause();
+    return socket;
+  }
+
+  dial(address: string, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
+    return this.inner.dial(address, timeoutMs, signal);
+  }
+
+  addr(): string {
+    return this.inner.addr();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 describe('what a socket does with memory', () => {
@@ -146,9 +179,10 @@ describe('kept without copying, over real TCP', () => {
     await Promise.all(open.splice(0).map((t) => t.close()));
   });
 
-  it('entries and snapshot chunks a follower stores as given stay intact while the connection reads on', async () => {
+  it('entries and snapshot chunks a follower stores as given are views of read chunks, intact while the connection reads on', async () => {
     const leader = await newTCPTransport('127.0.0.1:0', { timeout: 10_000 });
-    const follower = await newTCPTransport('127.0.0.1:0', { timeout: 10_000 });
+    const followerLayer = new ChunkWatchingLayer(await TCPStreamLayer.listen('127.0.0.1:0'));
+    const follower = new NetworkTransport(followerLayer, { timeout: 10_000 });
     open.push(leader, follower);
     const ENTRIES = 300;
     const SNAPSHOT = 4 * 1024 * 1024;
@@ -185,6 +219,10 @@ describe('kept without copying, over real TCP', () => {
     // More traffic on fresh reads after everything above was handed out.
     for (let i = ENTRIES + 1; i <= ENTRIES + 20; i++) await leader.appendEntries('follower', target, request(i));
 
+    // The fast path was taken: some entries and snapshot chunks are views of the socket's read chunks, not copies.
+    const views = (kept: Uint8Array[]): number => kept.filter((b) => followerLayer.delivered.has(b.buffer)).length;
+    expect(views([...stored.values()]), "entries kept as views of the follower socket's read chunks").toBeGreaterThan(0);
+    expect(views(snapshotChunks), "snapshot chunks kept as views of the follower socket's read chunks").toBeGreaterThan(0);
     let corrupt = 0;
     for (let i = 1; i <= ENTRIES + 20; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
     expect(corrupt).toBe(0);
@@ -203,7 +241,7 @@ describe('copied, over a StreamLayer whose Duplex reuses the Buffers it pushed',
     await Promise.all(open.splice(0).map((t) => t.close()));
   });
 
-  it.each<ReusingBase>(['net.Socket subclass'])(
+  it.each<ReusingBase>(['duplex', 'net.Socket subclass'])(
     '%s: entries and snapshot chunks a follower stores are copies, intact after the Duplex reuses its Buffers',
     async (base) => {
       const network = new ReusingNetwork(base);
