@@ -44,6 +44,9 @@ class ByReferenceEnd extends Duplex {
   }
 }
 
+/** An end of a connected pair, and where the other end dialled from (as net.Socket reports it). */
+export type PairEnd = Duplex & { remoteAddress: string | undefined; remotePort: number | undefined };
+
 /** Two connected ends, as a socketpair would give. */
 let ephemeralPorts = 40000;
 
@@ -59,6 +62,12 @@ export function byReferencePair(): [ByReferenceEnd, ByReferenceEnd] {
 export class ByReferenceNetwork {
   readonly #layers = new Map<ServerAddress, ByReferenceStreamLayer>();
   #next = 1;
+  /** @internal Makes the two ends of each connection (default: by-reference pairs). */
+  readonly pair: () => [PairEnd, PairEnd];
+
+  constructor(pair: () => [PairEnd, PairEnd] = byReferencePair) {
+    this.pair = pair;
+  }
 
   /** A new layer listening at a fresh address of this network. */
   listen(): ByReferenceStreamLayer {
@@ -106,7 +115,7 @@ export class ByReferenceStreamLayer implements StreamLayer {
   async dial(address: ServerAddress, _timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
     signal?.throwIfAborted();
     const target = this.#network.lookup(address);
-    const [local, remote] = byReferencePair();
+    const [local, remote] = this.#network.pair();
     // Each dial gets its own "ephemeral port", as a socket would.
     remote.remoteAddress = this.#addr.slice(0, this.#addr.lastIndexOf(':'));
     remote.remotePort = ++ephemeralPorts;

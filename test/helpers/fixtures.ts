@@ -7,6 +7,7 @@ import type {
   TimeoutNowRequest,
 } from '../../src/commands.ts';
 import { LogType, RpcType } from '../../src/commands.ts';
+import { ErrorCode, isTransportError } from '../../src/errors.ts';
 import type { RPC, Transport } from '../../src/transport.ts';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -181,8 +182,11 @@ export function activeTimers(): number {
 /**
  * Sends `requests` through one pipeline to `target`, consuming each settled
  * future as a Raft replication loop does (which frees window slots), and
- * resolves with how many were answered once all were; rejects with the
- * first failure. The pipeline is closed either way.
+ * resolves with how many were answered once all were. Rejects with what
+ * stopped it: a failed future's error, or the sender's when a request could
+ * not be sent (then the pipeline is closed before the consumer is awaited,
+ * since the futures of requests never sent would never come). The pipeline
+ * is closed either way.
  */
 export async function pipelineAll(
   t: Transport,
@@ -206,8 +210,15 @@ export async function pipelineAll(
     try {
       for (const r of reqs) await pipeline.appendEntries(r);
     } catch (err) {
-      await answered; // when a future failed first, its error is the cause: report that one
-      throw err;
+      // Close first: the consumer then ends instead of waiting for futures of requests never sent.
+      await pipeline.close();
+      const futureError = await answered.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // A sender stopped by a pipeline that had already shut down (a future
+      // failed, the connection broke): the failed future carries the cause.
+      throw futureError !== undefined && isTransportError(err, ErrorCode.PipelineShutdown) ? futureError : err;
     }
     return await answered;
   } finally {

@@ -61,10 +61,17 @@ export class KVHttp {
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
         if (err instanceof BodyTooLarge) {
-          // Answer, then close: the rest of the body is never read.
+          // Answer, then close: the rest of the body is never read. The
+          // request is destroyed once the answer is handed to the socket
+          // ('finish'), not before (that could cut the 413 short), and not
+          // left to the client: one that keeps sending must not hold the
+          // connection.
           res.setHeader('connection', 'close');
-          if (!res.headersSent) send(res, 413, `request body over ${MAX_BODY} bytes`);
-          req.destroy();
+          if (res.headersSent) req.destroy();
+          else {
+            res.once('finish', () => req.destroy());
+            send(res, 413, `request body over ${MAX_BODY} bytes`);
+          }
         } else if (!res.headersSent) send(res, 500, err.message);
         else res.destroy();
       });

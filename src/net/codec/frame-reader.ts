@@ -13,9 +13,9 @@
  * may be the writer's Buffer (an in-process StreamLayer passes it by
  * reference and the writer may reuse it). A reader built with `freshChunks`
  * (a net.Socket's chunks, which Node allocates per read and never reuses)
- * hands out views instead where that pins little: raw (snapshot) bytes always,
- * and a value when it fills at least half of the memory behind its chunk. A
- * smaller value is still copied, so a few bytes a consumer keeps never pin a
+ * hands out views instead where that pins little: a value, or a piece of raw
+ * (snapshot) bytes, that fills at least half of the memory behind its chunk.
+ * A smaller one is still copied, so a few bytes a consumer keeps never pin a
  * whole 64 KiB read chunk. bench/frame-reader-copy.ts measures the saving.
  */
 import { LimitExceededError, ProtocolError } from '../../errors.ts';
@@ -153,8 +153,19 @@ export class FrameReader {
   }
 
   /**
-   * Queues a chunk. The reader keeps a reference until the values in it are
-   * read (then it copies them out), so the writer must not modify it meanwhile.
+   * Queues a chunk. Who may write its memory afterwards:
+   *
+   * - A chunk under 1 KiB is copied into the reader's own slab at once: the
+   *   caller may reuse it as soon as push() returns.
+   * - A larger chunk is queued by reference until every byte of it has been
+   *   read (by readByte, readValue or readRaw), which may be after later
+   *   chunks are pushed: the caller must not modify it meanwhile.
+   * - Without `freshChunks`, everything the reader returns is a copy, so once
+   *   its bytes are read the chunk is the caller's again.
+   * - With `freshChunks`, readValue() and readRaw() may return views of the
+   *   chunk (a value or raw piece that fills at least half of the memory
+   *   behind it; a smaller one is copied), and whoever takes them may keep
+   *   them for ever: nobody may write the chunk's memory again.
    */
   push(chunk: Uint8Array): void {
     const n = chunk.length;
@@ -201,9 +212,12 @@ export class FrameReader {
   /**
    * Up to `max` raw bytes that are already buffered (for streaming snapshot
    * data), or undefined when none are buffered. The consumer owns them: a
-   * copy, or with `freshChunks` a view of memory nobody writes again (the
+   * copy, or with `freshChunks` a view of memory nobody writes again where
+   * the piece fills at least half of the memory behind its chunk (a
    * snapshot's bytes are most of every chunk they arrive in, so a view pins
    * little, and it saves copying every byte of a large snapshot once more).
+   * A smaller piece, such as the first bytes of a snapshot sharing a read
+   * chunk with its request or the tail before the next message, is copied.
    */
   readRaw(max: number): Uint8Array | undefined {
     if (this.#scanning) throw new Error('FrameReader.readRaw() called in the middle of a value');
@@ -212,7 +226,7 @@ export class FrameReader {
     const off = this.#headOff;
     const n = Math.min(Math.floor(max), c.length - off);
     this.#consume(n);
-    return this.#freshChunks ? c.subarray(off, off + n) : ownCopy(c, off, off + n);
+    return this.#mayView(c, n) ? c.subarray(off, off + n) : ownCopy(c, off, off + n);
   }
 
   /**
@@ -396,8 +410,7 @@ export class FrameReader {
     let out: Uint8Array;
     if (endIdx === head) {
       const c = chunks[head]!;
-      // A view only where it pins at most as much again as it holds.
-      out = this.#freshChunks && size * 2 >= c.buffer.byteLength ? c.subarray(start, endOff) : ownCopy(c, start, endOff);
+      out = this.#mayView(c, size) ? c.subarray(start, endOff) : ownCopy(c, start, endOff);
     } else {
       out = Buffer.allocUnsafe(size);
       let at = 0;
@@ -411,6 +424,15 @@ export class FrameReader {
     }
     this.#consume(size);
     return out;
+  }
+
+  /**
+   * Whether `size` bytes of chunk `c` may be handed out as a view: only from
+   * fresh chunks, and only where the view pins at most as much again as it
+   * holds (the memory behind `c`, not just `c`, is what a view keeps alive).
+   */
+  #mayView(c: Uint8Array, size: number): boolean {
+    return this.#freshChunks && size * 2 >= c.buffer.byteLength;
   }
 
   /** Drops `n` bytes from the front of the queue. */

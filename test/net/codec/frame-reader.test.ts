@@ -170,8 +170,19 @@ describe('FrameReader', () => {
     expect(raw.every((b) => b === 9)).toBe(true);
   });
 
+  it('copies raw bytes however much of their chunk they fill, without freshChunks', () => {
+    const chunk = new Uint8Array(64 * 1024).fill(7);
+    const r = new FrameReader();
+    r.push(chunk);
+    const raw = r.readRaw(chunk.length)!;
+    expect(raw.length).toBe(chunk.length);
+    expect(raw.buffer).not.toBe(chunk.buffer);
+    chunk.fill(0); // the writer reuses its Buffer
+    expect(raw.every((b) => b === 7)).toBe(true);
+  });
+
   describe('with freshChunks (a net.Socket: memory nobody writes again)', () => {
-    it('hands out raw (snapshot) bytes as views of the pushed chunk, not copies', () => {
+    it('hands out raw (snapshot) bytes that fill most of their chunk as views of it, not copies', () => {
       const chunk = new Uint8Array(2000).fill(9);
       chunk.set([2, 0x80], 0);
       const r = new FrameReader(undefined, { freshChunks: true });
@@ -183,6 +194,26 @@ describe('FrameReader', () => {
       expect(raw.buffer).toBe(chunk.buffer);
       expect(raw.byteOffset).toBe(2);
       expect(r.buffered).toBe(0);
+    });
+
+    it('copies a small piece of raw bytes out of a large chunk, so it pins no whole chunk', () => {
+      const chunk = new Uint8Array(64 * 1024).fill(7);
+      const r = new FrameReader(undefined, { freshChunks: true });
+      r.push(chunk);
+      const small = r.readRaw(100)!; // as a view it would keep all 64 KiB alive
+      expect(small.length).toBe(100);
+      expect(small.buffer).not.toBe(chunk.buffer);
+      const rest = r.readRaw(chunk.length)!;
+      expect(rest.length).toBe(chunk.length - 100);
+      expect(rest.buffer).toBe(chunk.buffer);
+      expect(rest.byteOffset).toBe(100);
+      // A chunk that is a small window of a large ArrayBuffer counts the whole buffer.
+      const backing = new Uint8Array(64 * 1024).fill(5);
+      r.push(backing.subarray(1000, 3000));
+      const windowed = r.readRaw(2000)!;
+      expect(windowed.length).toBe(2000);
+      expect(windowed.buffer).not.toBe(backing.buffer);
+      expect(small.every((b) => b === 7) && windowed.every((b) => b === 5)).toBe(true);
     });
 
     it('views a value that fills at least half of its chunk, and copies a smaller one so it pins no whole chunk', () => {

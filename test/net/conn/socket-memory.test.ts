@@ -4,21 +4,27 @@
  * every 'data' chunk memory of its own and never writes it again; these
  * tests pin that down on the Node we run, for TCP and TLS, and check end to
  * end that entries and snapshot bytes a consumer keeps without copying stay
- * intact while the connection goes on reading.
+ * intact while the connection goes on reading. Any other Duplex, a subclass
+ * of net.Socket included, may reuse what it pushed: there the consumer must
+ * get copies.
  */
 import * as net from 'node:net';
-import { PassThrough } from 'node:stream';
+import { type Duplex, PassThrough } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppendEntriesRequest } from '../../../src/commands.ts';
 import { LogType, RpcType } from '../../../src/commands.ts';
 import { copiesOnWrite, freshReadChunks } from '../../../src/net/conn/socket-memory.ts';
-import type { NetworkTransport } from '../../../src/net/network-transport.ts';
+import { appendEntriesResponse } from '../../../src/builders.ts';
+import type { StreamLayer } from '../../../src/net/layers/stream-layer.ts';
+import { TCPStreamLayer } from '../../../src/net/layers/tcp-stream-layer.ts';
+import { NetworkTransport } from '../../../src/net/network-transport.ts';
 import { newTCPTransport } from '../../../src/net/tcp-transport.ts';
 import type { RPC } from '../../../src/transport.ts';
 import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
 import { observed } from '../../helpers/expect-errors.ts';
 import { enc, pipelineAll, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
+import { type ReusingBase, ReusingNetwork } from '../../helpers/reusing-stream-layer.ts';
 
 const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
 
@@ -41,6 +47,56 @@ async function checkChunks(server: net.Socket, client: net.Socket): Promise<void
   expect(changed).toBe(0);
 }
 
+/** Entry i's 40 KiB: most arrive inside one 64 KiB read chunk, so the follower gets views of it. */
+const ENTRY = 40 * 1024;
+function payload(i: number): Buffer {
+  const b = Buffer.alloc(ENTRY);
+  for (let k = 0; k < ENTRY; k += 4) b.writeUInt32LE(((i + 1) * 2_654_435_761 + k * 40_503) >>> 0, k);
+  return b;
+}
+function request(index: number): AppendEntriesRequest {
+  return {
+    rpcHeader: { protocolVersion: 3, id: enc('leader'), addr: enc('leader-addr') },
+    term: 1,
+    leader: enc('leader-addr'),
+    prevLogEntry: index - 1,
+    prevLogTerm: 1,
+    entries: [{ index, term: 1, type: LogType.Command, data: payload(index), extensions: null, appendedAt: null }],
+    leaderCommitIndex: 0,
+  };
+}
+
+/** A StreamLayer that notes the memory behind every chunk its accepted connections deliver. */
+class ChunkWatchingLayer implements StreamLayer {
+  /** The ArrayBuffer of every 'data' chunk of every accepted connection. */
+  readonly delivered = new WeakSet<ArrayBufferLike>();
+  private readonly inner: StreamLayer;
+
+  constructor(inner: StreamLayer) {
+    this.inner = inner;
+  }
+
+  async accept(): Promise<Duplex> {
+    const socket = await this.inner.accept();
+    socket.on('data', (chunk: Buffer) => this.delivered.add(chunk.buffer));
+    // Listening set the socket flowing: pause it again, so no chunk goes by before the transport listens too.
+    socket.pause();
+    return socket;
+  }
+
+  dial(address: string, timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
+    return this.inner.dial(address, timeoutMs, signal);
+  }
+
+  addr(): string {
+    return this.inner.addr();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 describe('what a socket does with memory', () => {
   it('only Node sockets are trusted with it: any other Duplex passes Buffers by reference', () => {
     const tcp = new net.Socket();
@@ -51,6 +107,23 @@ describe('what a socket does with memory', () => {
     expect(freshReadChunks(pair)).toBe(false);
     tcp.destroy();
     pair.destroy();
+  });
+
+  it('a subclass of net.Socket or tls.TLSSocket is not trusted: it may override push, _read or write and reuse Buffers', () => {
+    class WrappedSocket extends net.Socket {}
+    class WrappedTLSSocket extends tls.TLSSocket {}
+    const inner = new net.Socket();
+    const plainTLS = new tls.TLSSocket(inner);
+    expect(copiesOnWrite(plainTLS)).toBe(true);
+    expect(freshReadChunks(plainTLS)).toBe(true);
+    const innerOfSub = new net.Socket();
+    const subs = [new WrappedSocket(), new WrappedTLSSocket(innerOfSub)];
+    for (const sub of subs) {
+      expect(sub).toBeInstanceOf(net.Socket);
+      expect(copiesOnWrite(sub)).toBe(false);
+      expect(freshReadChunks(sub)).toBe(false);
+    }
+    for (const s of [plainTLS, ...subs, inner, innerOfSub]) s.destroy();
   });
 
   it('a TCP socket gives every chunk an ArrayBuffer of its own, never written again', async () => {
@@ -65,6 +138,10 @@ describe('what a socket does with memory', () => {
     });
     let client: net.Socket | undefined;
     const s = await accepted;
+    for (const socket of [s, client!]) {
+      expect(copiesOnWrite(socket)).toBe(true);
+      expect(freshReadChunks(socket)).toBe(true);
+    }
     await checkChunks(s, client!);
     s.destroy();
   });
@@ -87,7 +164,10 @@ describe('what a socket does with memory', () => {
     });
     let client: tls.TLSSocket | undefined;
     const s = await accepted;
-    expect(freshReadChunks(s)).toBe(true);
+    for (const socket of [s, client!]) {
+      expect(copiesOnWrite(socket)).toBe(true);
+      expect(freshReadChunks(socket)).toBe(true);
+    }
     await checkChunks(s, client!);
     s.destroy();
   });
@@ -99,28 +179,10 @@ describe('kept without copying, over real TCP', () => {
     await Promise.all(open.splice(0).map((t) => t.close()));
   });
 
-  /** Entry i's 40 KiB: most arrive inside one 64 KiB read chunk, so the follower gets views of it. */
-  const ENTRY = 40 * 1024;
-  function payload(i: number): Buffer {
-    const b = Buffer.alloc(ENTRY);
-    for (let k = 0; k < ENTRY; k += 4) b.writeUInt32LE(((i + 1) * 2_654_435_761 + k * 40_503) >>> 0, k);
-    return b;
-  }
-  function request(index: number): AppendEntriesRequest {
-    return {
-      rpcHeader: { protocolVersion: 3, id: enc('leader'), addr: enc('leader-addr') },
-      term: 1,
-      leader: enc('leader-addr'),
-      prevLogEntry: index - 1,
-      prevLogTerm: 1,
-      entries: [{ index, term: 1, type: LogType.Command, data: payload(index), extensions: null, appendedAt: null }],
-      leaderCommitIndex: 0,
-    };
-  }
-
-  it('entries and snapshot chunks a follower stores as given stay intact while the connection reads on', async () => {
+  it('entries and snapshot chunks a follower stores as given are views of read chunks, intact while the connection reads on', async () => {
     const leader = await newTCPTransport('127.0.0.1:0', { timeout: 10_000 });
-    const follower = await newTCPTransport('127.0.0.1:0', { timeout: 10_000 });
+    const followerLayer = new ChunkWatchingLayer(await TCPStreamLayer.listen('127.0.0.1:0'));
+    const follower = new NetworkTransport(followerLayer, { timeout: 10_000 });
     open.push(leader, follower);
     const ENTRIES = 300;
     const SNAPSHOT = 4 * 1024 * 1024;
@@ -157,6 +219,10 @@ describe('kept without copying, over real TCP', () => {
     // More traffic on fresh reads after everything above was handed out.
     for (let i = ENTRIES + 1; i <= ENTRIES + 20; i++) await leader.appendEntries('follower', target, request(i));
 
+    // The fast path was taken: some entries and snapshot chunks are views of the socket's read chunks, not copies.
+    const views = (kept: Uint8Array[]): number => kept.filter((b) => followerLayer.delivered.has(b.buffer)).length;
+    expect(views([...stored.values()]), "entries kept as views of the follower socket's read chunks").toBeGreaterThan(0);
+    expect(views(snapshotChunks), "snapshot chunks kept as views of the follower socket's read chunks").toBeGreaterThan(0);
     let corrupt = 0;
     for (let i = 1; i <= ENTRIES + 20; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
     expect(corrupt).toBe(0);
@@ -167,4 +233,63 @@ describe('kept without copying, over real TCP', () => {
     await Promise.all([leader.close(), follower.close()]);
     await serving;
   });
+});
+
+describe('copied, over a StreamLayer whose Duplex reuses the Buffers it pushed', () => {
+  const open: NetworkTransport[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+
+  it.each<ReusingBase>(['duplex', 'net.Socket subclass'])(
+    '%s: entries and snapshot chunks a follower stores are copies, intact after the Duplex reuses its Buffers',
+    async (base) => {
+      const network = new ReusingNetwork(base);
+      const leader = new NetworkTransport(network.listen(), { timeout: 10_000 });
+      const follower = new NetworkTransport(network.listen(), { timeout: 10_000 });
+      open.push(leader, follower);
+      const ENTRIES = 40;
+      const SNAPSHOT = 1024 * 1024;
+
+      const stored = new Map<number, Uint8Array>();
+      const snapshotChunks: Uint8Array[] = [];
+      const serving = observed(
+        (async () => {
+          for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
+            if (rpc.type === RpcType.AppendEntries) {
+              for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
+              rpc.respond(appendEntriesResponse({ term: 1, lastLog: rpc.command.prevLogEntry + 1, success: true }));
+            } else if (rpc.type === RpcType.InstallSnapshot) {
+              for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
+              rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
+            }
+          }
+        })(),
+      );
+
+      // One call at a time: once a call is answered the follower has read
+      // its request, so the Duplex may reuse what it pushed (the StreamLayer
+      // contract), and does.
+      const target = follower.localAddr();
+      for (let i = 1; i <= ENTRIES; i++) {
+        await leader.appendEntries('follower', target, request(i));
+        network.reuseAll();
+      }
+      const resp = await leader.installSnapshot('follower', target, snapshotReq(SNAPSHOT), pseudoRandom(SNAPSHOT, 48 * 1024, 7));
+      expect(resp.success).toBe(true);
+      network.reuseAll();
+
+      const kept = [...stored.values(), ...snapshotChunks];
+      expect(kept.filter((b) => network.pushedFrom(b.buffer)).length, 'views of Buffers the Duplex reuses').toBe(0);
+      let corrupt = 0;
+      for (let i = 1; i <= ENTRIES; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
+      expect(corrupt).toBe(0);
+      const want: Uint8Array[] = [];
+      for await (const c of pseudoRandom(SNAPSHOT, 48 * 1024, 7)) want.push(c);
+      expect(Buffer.concat(snapshotChunks).equals(Buffer.concat(want))).toBe(true);
+
+      await Promise.all([leader.close(), follower.close()]);
+      await serving;
+    },
+  );
 });

@@ -13,8 +13,9 @@ import { PrefixDialer, type PrefixDialerOptions } from '../../../src/net/layers/
 import { NetworkTransport } from '../../../src/net/network-transport.ts';
 import { runTransportConformance } from '../../conformance/transport-suite.ts';
 import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
-import { closedPort, expectCode, rejection } from '../../helpers/expect-errors.ts';
+import { closedPort, expectCode, observed, rejection } from '../../helpers/expect-errors.ts';
 import { appendReq, serve } from '../../helpers/fixtures.ts';
+import { within } from '../../helpers/within.ts';
 
 const RAFT = 1; // Consul's RPCRaft
 const TLS = 2; // Consul's RPCTLS
@@ -96,7 +97,7 @@ async function node(opts?: NodeOptions): Promise<SharedPortNode> {
 
 function httpGet(addr: string, path: string): Promise<string> {
   const [host, port] = addr.split(':') as [string, string];
-  return new Promise((resolve, reject) => {
+  const got = new Promise<string>((resolve, reject) => {
     http
       .get({ host, port: Number(port), path, agent: false }, (res) => {
         let body = '';
@@ -105,14 +106,33 @@ function httpGet(addr: string, path: string): Promise<string> {
       })
       .on('error', reject);
   });
+  return within(`the HTTP answer to GET ${path}`, got);
 }
 
-/** Resolves when `socket` closes; with the bytes it received meanwhile. */
+/** Resolves once `socket` connected (bounded). */
+function connected(socket: net.Socket): Promise<void> {
+  return within('the connection', new Promise<void>((resolve) => socket.once('connect', () => resolve())));
+}
+
+/** Resolves once the TLS handshake of `socket` completed (bounded). */
+function secureConnected(socket: tls.TLSSocket): Promise<void> {
+  return within('the TLS handshake', new Promise<void>((resolve) => socket.once('secureConnect', () => resolve())));
+}
+
+/** The first bytes `socket` receives: the answer to a request (bounded, so a handoff that never happens fails here). */
+function answer(socket: Duplex): Promise<Buffer> {
+  return within(
+    'an answer to the request sent after the routing byte',
+    new Promise<Buffer>((resolve) => socket.once('data', resolve)),
+  );
+}
+
+/** Resolves when `socket` closes (bounded); with the bytes it received meanwhile. */
 function closed(socket: net.Socket): Promise<number> {
   let received = 0;
   socket.on('data', (d: Buffer) => (received += d.length));
   socket.on('error', () => {});
-  return new Promise((resolve) => socket.once('close', () => resolve(received)));
+  return within('the server closing the connection', new Promise((resolve) => socket.once('close', () => resolve(received))));
 }
 
 runTransportConformance({
@@ -151,8 +171,8 @@ describe('Raft on a shared port', () => {
     w.writeRequest(RpcType.AppendEntries, appendReq({ term: 9 }));
     const request = w.take();
     const socket = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    const answered = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+    await connected(socket);
+    const answered = answer(socket);
     socket.write(Buffer.concat([Buffer.from([RAFT]), request]));
     // An answer means the server decoded the whole request, first byte included.
     expect((await answered).length).toBeGreaterThan(0);
@@ -180,8 +200,8 @@ describe('Raft on a shared port', () => {
     w.writeRequest(RpcType.AppendEntries, appendReq({ term: 11 }));
     const request = w.take();
     const socket = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    const answered = new Promise<Buffer>((resolve) => socket.once('data', resolve));
+    await connected(socket);
+    const answered = answer(socket);
     socket.write(Buffer.concat([Buffer.from([RAFT]), request]));
     expect((await answered).length).toBeGreaterThan(0);
     expect(terms).toEqual([11]);
@@ -223,17 +243,26 @@ describe('Raft on a shared port', () => {
     const layer = new HandoffStreamLayer({ advertise: '127.0.0.1:1', dialer: new PrefixDialer({ prefix: [RAFT] }) });
     const server = net.createServer((s) => layer.handoff(s, Buffer.alloc(0)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
-    const gone = closed(socket);
-    const accepted = await layer.accept();
-    accepted.destroy();
-    const second = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
-    const secondGone = closed(second);
-    await new Promise<void>((resolve) => second.once('connect', () => resolve()));
-    await layer.close();
-    await Promise.all([gone, secondGone]);
-    expectCode(await rejection(layer.accept()), ErrorCode.TransportShutdown);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const clients: net.Socket[] = [];
+    try {
+      const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+      clients.push(socket);
+      const gone = observed(closed(socket));
+      const accepted = await within('accept() taking the handed-off connection', layer.accept());
+      accepted.destroy();
+      const second = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+      clients.push(second);
+      const secondGone = observed(closed(second));
+      await connected(second);
+      await layer.close();
+      await Promise.all([gone, secondGone]);
+      expectCode(await rejection(layer.accept()), ErrorCode.TransportShutdown);
+    } finally {
+      // A failed step leaves nothing behind.
+      for (const c of clients) c.destroy();
+      await layer.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   describe.skipIf(pki === undefined)('with a TLS upgrade byte (Consul RPCTLS, then RPCRaft inside TLS)', () => {
@@ -262,7 +291,7 @@ describe('Raft on a shared port', () => {
       const b = await tlsNode();
       void serve(b.transport);
       const raw = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
-      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      await connected(raw);
       // A shim that glues the routing byte to TLS's first write, so both leave in one segment.
       let first = true;
       const shim = new Duplex({
@@ -280,10 +309,10 @@ describe('Raft on a shared port', () => {
         cert: p.peer.cert,
         checkServerIdentity: () => undefined,
       });
-      await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
+      await secureConnected(secure);
       const w = new MessageWriter();
       w.writeRequest(RpcType.AppendEntries, appendReq({ term: 12 }));
-      const answered = new Promise<Buffer>((resolve) => secure.once('data', resolve));
+      const answered = answer(secure);
       secure.write(Buffer.concat([Buffer.from([RAFT]), w.take()]));
       expect((await answered).length).toBeGreaterThan(0);
       expect(b.transport.stats().inbound.rpcsReceived).toBe(1);
@@ -295,12 +324,11 @@ describe('Raft on a shared port', () => {
       const p = pki as NonNullable<typeof pki>;
       const b = await tlsNode();
       const raw = net.connect(Number(b.addr.split(':')[1]), '127.0.0.1');
-      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+      await connected(raw);
       raw.write(Buffer.from([TLS]));
       const secure = tls.connect({ socket: raw, ca: p.ca, key: p.peer.key, cert: p.peer.cert });
-      await new Promise<void>((resolve) => secure.once('secureConnect', () => resolve()));
-      const gone = new Promise<void>((resolve) => secure.once('close', () => resolve()));
-      secure.on('error', () => {});
+      await secureConnected(secure);
+      const gone = closed(secure);
       secure.write(Buffer.from([TLS]));
       await gone;
       expect(b.transport.stats().inbound.rpcsReceived).toBe(0);
@@ -317,11 +345,14 @@ describe('Raft on a shared port', () => {
         (async () => {
           const s = await impostor.dial(b.addr, 2_000);
           // TLS 1.3 reports a refused client certificate after the handshake: wait for the hang-up.
-          await new Promise<void>((resolve, reject) => {
-            s.on('error', reject);
-            s.once('close', () => reject(new Error('closed')));
-            s.once('data', () => resolve());
-          });
+          await within(
+            'the server hanging up on the impostor',
+            new Promise<void>((resolve, reject) => {
+              s.on('error', reject);
+              s.once('close', () => reject(new Error('closed')));
+              s.once('data', () => resolve());
+            }),
+          );
         })(),
       );
       expect(err).toBeInstanceOf(Error);
