@@ -22,6 +22,8 @@ const APPLY_TIMEOUT = 10_000;
 
 /** The largest request body a node reads (a value or a /join argument); more is answered 413. */
 const MAX_BODY = 1 << 20;
+/** How long a client that was refused a body may keep its socket open after the 413. */
+const REFUSED_GRACE_MS = 1000;
 
 /** Thrown by `body()` past MAX_BODY; the router answers 413 and drops the connection. */
 class BodyTooLarge extends Error {}
@@ -61,15 +63,19 @@ export class KVHttp {
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
         if (err instanceof BodyTooLarge) {
-          // Answer, then close: the rest of the body is never read. The
-          // request is destroyed once the answer is handed to the socket
-          // ('finish'), not before (that could cut the 413 short), and not
-          // left to the client: one that keeps sending must not hold the
-          // connection.
+          // Answer, then close: the rest of the body is never read. Node
+          // closes the socket gracefully after a `connection: close` answer,
+          // so the client reads its 413; destroying the request ourselves
+          // right away resets the connection first and the client sees
+          // ECONNRESET instead. A client that keeps the socket open anyway
+          // is cut a grace period after the answer went out.
           res.setHeader('connection', 'close');
           if (res.headersSent) req.destroy();
           else {
-            res.once('finish', () => req.destroy());
+            res.once('finish', () => {
+              const cut = setTimeout(() => req.destroy(), REFUSED_GRACE_MS).unref();
+              req.socket.once('close', () => clearTimeout(cut));
+            });
             send(res, 413, `request body over ${MAX_BODY} bytes`);
           }
         } else if (!res.headersSent) send(res, 500, err.message);
