@@ -12,7 +12,7 @@
  * entry every node writes for itself, whatever language the leader is.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { suffrageName } from '../configuration.ts';
 import type { Raft } from '../raft.ts';
 import { delay } from '../trigger.ts';
@@ -72,9 +72,14 @@ export class KVHttp {
           res.setHeader('connection', 'close');
           if (res.headersSent) req.destroy();
           else {
+            // Taken now: Node detaches the socket from the request once the
+            // answer is out (and it is already gone if the body reader
+            // destroyed the request).
+            const socket: Socket | null = req.socket;
             res.once('finish', () => {
-              const cut = setTimeout(() => req.destroy(), REFUSED_GRACE_MS).unref();
-              req.socket.once('close', () => clearTimeout(cut));
+              if (socket === null || socket.destroyed) return;
+              const cut = setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
+              socket.once('close', () => clearTimeout(cut));
             });
             send(res, 413, `request body over ${MAX_BODY} bytes`);
           }
