@@ -13,7 +13,7 @@ import { type Duplex, PassThrough } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppendEntriesRequest } from '../../../src/commands.ts';
-import { LogType, RpcType } from '../../../src/commands.ts';
+import { RpcType } from '../../../src/commands.ts';
 import { copiesOnWrite, freshReadChunks } from '../../../src/net/conn/socket-memory.ts';
 import { appendEntriesResponse } from '../../../src/builders.ts';
 import type { StreamLayer } from '../../../src/net/layers/stream-layer.ts';
@@ -23,7 +23,7 @@ import { newTCPTransport } from '../../../src/net/tcp-transport.ts';
 import type { RPC } from '../../../src/transport.ts';
 import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
 import { observed } from '../../helpers/expect-errors.ts';
-import { enc, pipelineAll, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
+import { appendReq, entry, pipelineAll, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
 import { type ReusingBase, ReusingNetwork } from '../../helpers/reusing-stream-layer.ts';
 
 const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
@@ -55,15 +55,55 @@ function payload(i: number): Buffer {
   return b;
 }
 function request(index: number): AppendEntriesRequest {
-  return {
-    rpcHeader: { protocolVersion: 3, id: enc('leader'), addr: enc('leader-addr') },
+  return appendReq({
     term: 1,
-    leader: enc('leader-addr'),
     prevLogEntry: index - 1,
     prevLogTerm: 1,
-    entries: [{ index, term: 1, type: LogType.Command, data: payload(index), extensions: null, appendedAt: null }],
+    entries: [entry(index, payload(index))],
     leaderCommitIndex: 0,
-  };
+  });
+}
+
+/**
+ * A follower that keeps what it is given without copying, as an in-memory
+ * log store and a snapshot sink that defers its writes would.
+ */
+function keepingFollower(follower: NetworkTransport): {
+  stored: Map<number, Uint8Array>;
+  snapshotChunks: Uint8Array[];
+  serving: Promise<void>;
+} {
+  const stored = new Map<number, Uint8Array>();
+  const snapshotChunks: Uint8Array[] = [];
+  const serving = observed(
+    (async () => {
+      for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
+        if (rpc.type === RpcType.AppendEntries) {
+          for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
+          rpc.respond(appendEntriesResponse({ term: 1, lastLog: rpc.command.prevLogEntry + 1, success: true }));
+        } else if (rpc.type === RpcType.InstallSnapshot) {
+          for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
+          rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
+        }
+      }
+    })(),
+  );
+  return { stored, snapshotChunks, serving };
+}
+
+/** Entries 1..`entries` and the `size`-byte snapshot (seed 7, 48 KiB chunks) are what the leader sent. */
+async function expectIntact(
+  stored: Map<number, Uint8Array>,
+  entries: number,
+  snapshotChunks: Uint8Array[],
+  size: number,
+): Promise<void> {
+  let corrupt = 0;
+  for (let i = 1; i <= entries; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
+  expect(corrupt).toBe(0);
+  const want: Uint8Array[] = [];
+  for await (const c of pseudoRandom(size, 48 * 1024, 7)) want.push(c);
+  expect(Buffer.concat(snapshotChunks).equals(Buffer.concat(want))).toBe(true);
 }
 
 /** A StreamLayer that notes the memory behind every chunk its accepted connections deliver. */
@@ -187,29 +227,7 @@ describe('kept without copying, over real TCP', () => {
     const ENTRIES = 300;
     const SNAPSHOT = 4 * 1024 * 1024;
 
-    // A follower that keeps what it is given, as an in-memory log store and a
-    // snapshot sink that defers its writes would.
-    const stored = new Map<number, Uint8Array>();
-    const snapshotChunks: Uint8Array[] = [];
-    const serving = observed(
-      (async () => {
-        for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
-          if (rpc.type === RpcType.AppendEntries) {
-            for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
-            rpc.respond({
-              rpcHeader: { protocolVersion: 3 },
-              term: 1,
-              lastLog: rpc.command.prevLogEntry + 1,
-              success: true,
-              noRetryBackoff: false,
-            });
-          } else if (rpc.type === RpcType.InstallSnapshot) {
-            for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
-            rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
-          }
-        }
-      })(),
-    );
+    const { stored, snapshotChunks, serving } = keepingFollower(follower);
 
     const target = follower.localAddr();
     const all = Array.from({ length: ENTRIES }, (_, i) => request(i + 1));
@@ -223,12 +241,7 @@ describe('kept without copying, over real TCP', () => {
     const views = (kept: Uint8Array[]): number => kept.filter((b) => followerLayer.delivered.has(b.buffer)).length;
     expect(views([...stored.values()]), "entries kept as views of the follower socket's read chunks").toBeGreaterThan(0);
     expect(views(snapshotChunks), "snapshot chunks kept as views of the follower socket's read chunks").toBeGreaterThan(0);
-    let corrupt = 0;
-    for (let i = 1; i <= ENTRIES + 20; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
-    expect(corrupt).toBe(0);
-    const want: Uint8Array[] = [];
-    for await (const c of pseudoRandom(SNAPSHOT, 48 * 1024, 7)) want.push(c);
-    expect(Buffer.concat(snapshotChunks).equals(Buffer.concat(want))).toBe(true);
+    await expectIntact(stored, ENTRIES + 20, snapshotChunks, SNAPSHOT);
 
     await Promise.all([leader.close(), follower.close()]);
     await serving;
@@ -251,21 +264,7 @@ describe('copied, over a StreamLayer whose Duplex reuses the Buffers it pushed',
       const ENTRIES = 40;
       const SNAPSHOT = 1024 * 1024;
 
-      const stored = new Map<number, Uint8Array>();
-      const snapshotChunks: Uint8Array[] = [];
-      const serving = observed(
-        (async () => {
-          for await (const rpc of follower.consumer() as AsyncIterable<RPC>) {
-            if (rpc.type === RpcType.AppendEntries) {
-              for (const e of rpc.command.entries ?? []) if (e.data !== null) stored.set(e.index, e.data);
-              rpc.respond(appendEntriesResponse({ term: 1, lastLog: rpc.command.prevLogEntry + 1, success: true }));
-            } else if (rpc.type === RpcType.InstallSnapshot) {
-              for await (const chunk of rpc.reader) snapshotChunks.push(chunk);
-              rpc.respond({ rpcHeader: { protocolVersion: 3 }, term: 1, success: true });
-            }
-          }
-        })(),
-      );
+      const { stored, snapshotChunks, serving } = keepingFollower(follower);
 
       // One call at a time: once a call is answered the follower has read
       // its request, so the Duplex may reuse what it pushed (the StreamLayer
@@ -281,12 +280,7 @@ describe('copied, over a StreamLayer whose Duplex reuses the Buffers it pushed',
 
       const kept = [...stored.values(), ...snapshotChunks];
       expect(kept.filter((b) => network.pushedFrom(b.buffer)).length, 'views of Buffers the Duplex reuses').toBe(0);
-      let corrupt = 0;
-      for (let i = 1; i <= ENTRIES; i++) if (!payload(i).equals(stored.get(i) ?? new Uint8Array(0))) corrupt++;
-      expect(corrupt).toBe(0);
-      const want: Uint8Array[] = [];
-      for await (const c of pseudoRandom(SNAPSHOT, 48 * 1024, 7)) want.push(c);
-      expect(Buffer.concat(snapshotChunks).equals(Buffer.concat(want))).toBe(true);
+      await expectIntact(stored, ENTRIES, snapshotChunks, SNAPSHOT);
 
       await Promise.all([leader.close(), follower.close()]);
       await serving;
