@@ -11,10 +11,19 @@
  * - 40 KiB value: one AppendEntries-sized value per chunk (a view: it fills
  *   more than half its chunk);
  * - 64 B value: one small response per chunk, as a sync caller gets them;
- * - 64×1 KiB frame: a ~66 KiB value spanning two chunks (copied either way:
- *   the control, which should not move).
+ * - 66 KiB value over two chunks: read with readValue(), which copies it
+ *   either way (the control, which should not move), and with
+ *   readValueParts(), which hands out the pieces;
+ * - 64×1 KiB AppendEntries: the benchmark's ring of distinct requests as
+ *   one stream cut into 64 KiB chunks, each request read and decoded the way
+ *   a server connection does, with readValue() (one copy of every request
+ *   that spans chunks) and with readValueParts() (decoded where it lies).
  */
+import { RpcType, type AppendEntriesRequest } from '../src/commands.ts';
+import { decodeRequest } from '../src/net/codec/decoder.ts';
 import { FrameReader } from '../src/net/codec/frame-reader.ts';
+import { encodeFrame } from './raw-client.ts';
+import { generate, workloads } from './workloads.ts';
 
 const ROUNDS = 9;
 
@@ -49,6 +58,8 @@ const snapshotChunks = chunksOf(Buffer.alloc(64 * 1024, 3), 64 * 1024, 2048); //
 const big = chunksOf(bin(40 * 1024), 64 * 1024, 2048);
 const small = chunksOf(bin(59), 64 * 1024, 200_000);
 const frame = chunksOf(bin(66 * 1024), 64 * 1024, 1024);
+const kib = generate(workloads().find((w) => w.id === '64x1k')!);
+const stream = chunksOf(Buffer.concat(kib.ring.map(encodeFrame)), 64 * 1024, 1);
 
 let sink = 0;
 const cases: Case[] = [
@@ -81,6 +92,46 @@ const cases: Case[] = [
           r.push(c);
           for (let v = r.readValue(); v !== undefined; v = r.readValue()) {
             sink += v.length;
+            n++;
+          }
+        }
+        return n;
+      },
+    }),
+  ),
+  {
+    name: '66 KiB value over two chunks, in parts',
+    bytesPerOp: 66 * 1024,
+    run(fresh) {
+      const r = new FrameReader(undefined, { freshChunks: fresh });
+      let n = 0;
+      for (const c of frame) {
+        r.push(c);
+        for (let v = r.readValueParts(); v !== undefined; v = r.readValueParts()) {
+          sink += v.length;
+          n++;
+        }
+      }
+      return n;
+    },
+  },
+  ...([false, true] as const).map(
+    (parts): Case => ({
+      name: `64×1 KiB AppendEntries, ${parts ? 'in parts' : 'whole'} + decode`,
+      bytesPerOp: kib.payloadBytes,
+      run(fresh) {
+        const r = new FrameReader(undefined, { freshChunks: fresh });
+        let n = 0;
+        let typed = false; // the type byte of the request being read is consumed
+        for (const c of stream) {
+          r.push(c);
+          for (;;) {
+            if (!typed && r.readByte() < 0) break;
+            typed = true;
+            const v = parts ? r.readValueParts() : r.readValue();
+            if (v === undefined) break;
+            typed = false;
+            sink += (decodeRequest(RpcType.AppendEntries, v) as AppendEntriesRequest).entries!.length;
             n++;
           }
         }

@@ -10,6 +10,12 @@
  * are views into the input (no copies), so the input must not be reused:
  * FrameReader gives each value memory of its own for this reason.
  *
+ * The input is one buffer, or the parts of a value split across socket
+ * reads in order (FrameReader.readValueParts): a value that spans two
+ * 64 KiB read chunks is then decoded where it lies instead of being copied
+ * whole into one buffer first. Only an item that straddles two parts (a
+ * header, an integer, a byte field) is copied, into a buffer of its own.
+ *
  * The decoder is hand-written and schema-driven: it matches keys against the
  * expected field table and writes straight into the typed object. The same
  * mapping on top of @msgpack/msgpack's generic Decoder lives in
@@ -62,29 +68,123 @@ const utf8Decoder = new TextDecoder('utf-8');
 let buf: Uint8Array = EMPTY;
 let pos = 0;
 let end = 0;
+/** The parts of a split input still to come: parts[partIdx] from byte partOff on, `rest` bytes in all. */
+let parts: readonly Uint8Array[] = [];
+let partIdx = 0;
+let partOff = 0;
+let rest = 0;
 let maxEntries = 0;
 let maxDepth = 0;
 /** The struct being decoded, for error messages. */
 let struct = '';
 
-function begin(bytes: Uint8Array, limits: DecodeLimits | undefined, what: string): void {
+/** Views of a plain Uint8Array are cheaper to make than Buffer views. */
+function plain(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+function begin(input: Uint8Array | readonly Uint8Array[], limits: DecodeLimits | undefined, what: string): void {
   const l = limits ?? DEFAULT_DECODE_LIMITS;
-  if (bytes.length > l.maxFrameSize) {
-    throw new LimitExceededError(`${what}: ${bytes.length} bytes exceed maxFrameSize (${l.maxFrameSize})`);
+  let size: number;
+  if (input instanceof Uint8Array) {
+    size = input.length;
+    buf = plain(input);
+    end = size;
+    rest = 0;
+  } else {
+    size = 0;
+    for (const p of input) size += p.length;
+    parts = input;
+    partIdx = 0;
+    partOff = 0;
+    buf = EMPTY;
+    end = 0;
+    rest = size;
   }
-  // Views of a plain Uint8Array are cheaper to make than Buffer views.
-  buf = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   pos = 0;
-  end = bytes.length;
+  if (size > l.maxFrameSize) {
+    release();
+    throw new LimitExceededError(`${what}: ${size} bytes exceed maxFrameSize (${l.maxFrameSize})`);
+  }
   maxEntries = l.maxEntries;
   maxDepth = l.maxDepth;
   struct = what;
 }
 
+/** Drops every reference to the input, so the module pins none of the caller's memory. */
+function release(): void {
+  buf = EMPTY;
+  end = pos = rest = 0;
+  if (parts.length !== 0) parts = [];
+}
+
 function finish(): void {
-  const trailing = end - pos;
-  buf = EMPTY; // don't pin the caller's buffer
+  const trailing = remaining();
+  release();
   if (trailing !== 0) throw new ProtocolError(`${struct}: ${trailing} unexpected bytes after the value`);
+}
+
+/** Bytes of the input not yet read. */
+function remaining(): number {
+  return end - pos + rest;
+}
+
+/** Moves to the next part of a split input (only once the current buffer is used up). */
+function nextPart(): void {
+  const p = parts[partIdx++]!;
+  buf = plain(p);
+  pos = partOff;
+  end = p.length;
+  rest -= end - pos;
+  partOff = 0;
+}
+
+/**
+ * Makes the next `n` bytes contiguous at buf[pos], where they straddle parts
+ * (the caller has checked n > end - pos): moves on to the next part, or
+ * copies the straddling bytes into a buffer of their own and carries on in
+ * the next part after them. Throws if fewer than `n` bytes are left.
+ */
+function fill(n: number): void {
+  if (n > remaining()) throw truncated();
+  while (pos === end) nextPart();
+  const have = end - pos;
+  if (n <= have) return;
+  const carry = new Uint8Array(n);
+  carry.set(buf.subarray(pos, end), 0);
+  let at = have;
+  while (at < n) {
+    const p = parts[partIdx]!;
+    const take = Math.min(n - at, p.length - partOff);
+    carry.set(p.subarray(partOff, partOff + take), at);
+    at += take;
+    partOff += take;
+    rest -= take;
+    if (partOff === p.length) {
+      partIdx++;
+      partOff = 0;
+    }
+  }
+  buf = carry;
+  pos = 0;
+  end = n;
+}
+
+/** Passes over `n` bytes without making them contiguous. */
+function pass(n: number): void {
+  if (n <= end - pos) {
+    pos += n;
+    return;
+  }
+  if (n > remaining()) throw truncated();
+  n -= end - pos;
+  pos = end;
+  while (n > 0) {
+    nextPart();
+    const take = Math.min(n, end - pos);
+    pos += take;
+    n -= take;
+  }
 }
 
 function truncated(): ProtocolError {
@@ -112,8 +212,9 @@ function tooDeep(): LimitExceededError {
   return new LimitExceededError(`${struct}: msgpack value nested deeper than maxDepth (${maxDepth})`);
 }
 
+/** Ensures the next `n` bytes are at buf[pos], contiguous; throws if the input ends first. */
 function need(n: number): void {
-  if (n > end - pos) throw truncated();
+  if (n > end - pos) fill(n);
 }
 
 function readU32(): number {
@@ -144,7 +245,7 @@ function readLength(width: number): number {
  * as go-msgpack accepts it; nil is zero.
  */
 function readUint(field: string): number {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   if (h < 0x80) return h;
   let v: number;
@@ -219,20 +320,20 @@ function stringLength(h: number): number {
 
 /** A Go []byte: raw string (or bin) → view of the input; nil → null. */
 function readBytes(field: string): Bytes {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   if (h === 0xc0) return null;
   const len = stringLength(h);
   if (len < 0) throw wrongType(field, 'a string (Go []byte)', h);
+  need(len);
   const p = pos;
-  if (len > end - p) throw truncated();
   pos = p + len;
   return buf.subarray(p, p + len);
 }
 
 /** Go's msgpack decoder also takes the integers 0 and 1 as booleans; nil is false. */
 function readBool(field: string): boolean {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   if (h === 0xc3 || h === 0x01) return true;
   if (h === 0xc2 || h === 0x00 || h === 0xc0) return false;
@@ -241,7 +342,7 @@ function readBool(field: string): boolean {
 
 /** Number of pairs of the struct map that starts here (nil counts as an empty map). */
 function readMapHeader(depth: number, what: string): number {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   let n: number;
   if (h >= 0x80 && h <= 0x8f) n = h & 0x0f;
@@ -269,12 +370,12 @@ function keyTable(s: MessageSchema): readonly Uint8Array[] {
  * after the previous one) and usually matches at once.
  */
 function readKey(keys: readonly Uint8Array[], hint: number): number {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   const len = stringLength(h);
   if (len < 0) throw new ProtocolError(`${struct}: map key must be a string, got ${describeByte(h)}`);
+  need(len);
   const start = pos;
-  if (len > end - start) throw truncated();
   pos = start + len;
   const b = buf;
   const count = keys.length;
@@ -292,7 +393,7 @@ function readKey(keys: readonly Uint8Array[], hint: number): number {
 
 /** Passes over a value of an unknown key; `depth` is the level a container here would occupy. */
 function skip(depth: number): void {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   if (h < 0x80 || h >= 0xe0 || h === 0xc0 || h === 0xc2 || h === 0xc3) return;
   let n: number;
@@ -303,32 +404,27 @@ function skip(depth: number): void {
   } else {
     const len = stringLength(h);
     if (len >= 0) {
-      need(len);
-      pos += len;
+      pass(len);
       return;
     }
     switch (h) {
       case 0xcc:
       case 0xd0:
-        need(1);
-        pos += 1;
+        pass(1);
         return;
       case 0xcd:
       case 0xd1:
-        need(2);
-        pos += 2;
+        pass(2);
         return;
       case 0xce:
       case 0xd2:
       case 0xca:
-        need(4);
-        pos += 4;
+        pass(4);
         return;
       case 0xcf:
       case 0xd3:
       case 0xcb:
-        need(8);
-        pos += 8;
+        pass(8);
         return;
       case 0xdc:
         n = readLength(2);
@@ -354,7 +450,7 @@ function skip(depth: number): void {
   }
   if (n === 0) return;
   if (depth > maxDepth) throw tooDeep();
-  if (n > end - pos) throw truncated(); // every element takes at least a byte
+  if (n > remaining()) throw truncated(); // every element takes at least a byte
   for (let i = 0; i < n; i++) skip(depth + 1);
 }
 
@@ -362,7 +458,8 @@ const K_LOG = keyTable(LOG_SCHEMA);
 
 function readLog(): Log {
   const outer = struct;
-  if (pos < end && buf[pos] === 0xc0) throw new ProtocolError('AppendEntriesRequest.Entries: nil entry');
+  if (pos >= end) fill(1);
+  if (buf[pos] === 0xc0) throw new ProtocolError('AppendEntriesRequest.Entries: nil entry');
   const n = readMapHeader(3, 'AppendEntriesRequest.Entries[]');
   struct = 'Log';
   const e: Log = { index: 0, term: 0, type: 0, data: null, extensions: null, appendedAt: null };
@@ -402,7 +499,7 @@ function readLog(): Log {
 
 /** Log.AppendedAt in either Go time encoding; nil and the zero time are null. */
 function readTime(): Date | null {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   if (h === 0xc0) return null;
   const len = stringLength(h);
@@ -414,7 +511,7 @@ function readTime(): Date | null {
 }
 
 function readEntries(): Log[] | null {
-  if (pos >= end) throw truncated();
+  if (pos >= end) fill(1);
   const h = buf[pos++]!;
   let n: number;
   if (h >= 0x90 && h <= 0x9f) n = h & 0x0f;
@@ -424,7 +521,7 @@ function readEntries(): Log[] | null {
   else throw wrongType('Entries', 'an array', h);
   if (n > maxEntries) throw new LimitExceededError(`${struct}.Entries: ${n} entries exceed maxEntries (${maxEntries})`);
   if (n > 0 && maxDepth < 2) throw tooDeep();
-  if (n > end - pos) throw truncated();
+  if (n > remaining()) throw truncated(); // every entry takes at least a byte
   const out = new Array<Log>(n);
   for (let i = 0; i < n; i++) out[i] = readLog();
   return out;
@@ -812,7 +909,7 @@ export function unknownType(type: number): ProtocolError {
  * ProtocolError for an unknown type or a malformed map, InvalidValueError for
  * integers JavaScript can't hold exactly, LimitExceededError past `limits`.
  */
-export function decodeRequest(type: RpcType, bytes: Uint8Array, limits?: DecodeLimits): AnyRequest {
+export function decodeRequest(type: RpcType, bytes: Uint8Array | readonly Uint8Array[], limits?: DecodeLimits): AnyRequest {
   const name = REQUEST_NAMES[type];
   if (name === undefined) throw unknownType(type);
   begin(bytes, limits, name);
@@ -837,12 +934,12 @@ export function decodeRequest(type: RpcType, bytes: Uint8Array, limits?: DecodeL
     finish();
     return r;
   } finally {
-    buf = EMPTY;
+    release();
   }
 }
 
 /** Decodes a response map (the value after the error string); errors as for decodeRequest. */
-export function decodeResponse(type: RpcType, bytes: Uint8Array, limits?: DecodeLimits): AnyResponse {
+export function decodeResponse(type: RpcType, bytes: Uint8Array | readonly Uint8Array[], limits?: DecodeLimits): AnyResponse {
   const name = RESPONSE_NAMES[type];
   if (name === undefined) throw unknownType(type);
   begin(bytes, limits, name);
@@ -867,7 +964,7 @@ export function decodeResponse(type: RpcType, bytes: Uint8Array, limits?: Decode
     finish();
     return r;
   } finally {
-    buf = EMPTY;
+    release();
   }
 }
 
@@ -879,7 +976,7 @@ export function decodeResponse(type: RpcType, bytes: Uint8Array, limits?: Decode
 export function decodeErrorString(bytes: Uint8Array): string {
   begin(bytes, undefined, 'response error');
   try {
-    if (pos >= end) throw truncated();
+    if (pos >= end) fill(1);
     const h = buf[pos++]!;
     let s = '';
     if (h !== 0xc0) {
@@ -892,6 +989,6 @@ export function decodeErrorString(bytes: Uint8Array): string {
     finish();
     return s;
   } finally {
-    buf = EMPTY;
+    release();
   }
 }

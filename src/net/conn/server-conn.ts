@@ -16,7 +16,7 @@ import { HEARTBEAT_HANDLER_FAILED } from '../../internal/no-answer.ts';
 import { NO_LABELS, publishTimer, rpcTypeLabel, ServerRpcTimings } from '../hashicorp-metrics.ts';
 import { decodeRequest } from '../codec/decoder.ts';
 import type { MessageWriter } from '../codec/encoder.ts';
-import type { FrameReader } from '../codec/frame-reader.ts';
+import { type FrameReader, valueLength } from '../codec/frame-reader.ts';
 import type { DecodeLimits } from '../codec/wire-format.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { ServeBudget } from './serve-budget.ts';
@@ -251,10 +251,10 @@ export class ServerConn implements RpcOrigin, SnapshotFeedOwner {
           if (channels.metric.hasSubscribers) this.typeRead();
         }
         type = this.pendingType;
-        const bytes = this.reader.readValue();
+        const bytes = this.reader.readValueParts();
         if (bytes === undefined) break;
         this.pendingType = -1;
-        this.budget.charge(bytes.length);
+        this.budget.charge(valueLength(bytes));
         this.dispatch(type as RpcType, decodeRequest(type as RpcType, bytes, this.host.limits));
         type = -1;
       }

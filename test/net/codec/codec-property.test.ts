@@ -15,7 +15,7 @@ import {
   type LogType,
   type RPCHeader,
 } from '../../../src/commands.ts';
-import { InvalidValueError, ProtocolError, TransportError } from '../../../src/errors.ts';
+import { InvalidValueError, LimitExceededError, ProtocolError, TransportError } from '../../../src/errors.ts';
 import { decodeErrorString, decodeRequest, decodeResponse } from '../../../src/net/codec/decoder.ts';
 import { libraryDecoder } from '../../helpers/library-decoder.ts';
 import { MessageWriter } from '../../../src/net/codec/encoder.ts';
@@ -24,6 +24,7 @@ import { GO_ZERO_TIME_UNIX_SECONDS, PreciseDate } from '../../../src/net/codec/g
 import type { WireFormat } from '../../../src/net/codec/wire-format.ts';
 
 const RUNS = { numRuns: 300 };
+const isOurs = (err: unknown): boolean => err instanceof TransportError;
 const TYPES = [
   RpcType.AppendEntries,
   RpcType.RequestVote,
@@ -319,7 +320,8 @@ describe('streams', () => {
         fc.array(fc.tuple(message, fc.boolean()), { minLength: 1, maxLength: 20 }),
         fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 50 }),
         formatArb,
-        (messages, cuts, format) => {
+        fc.boolean(),
+        (messages, cuts, format, fresh) => {
           const w = new MessageWriter(format);
           const parts: Buffer[] = [];
           for (const [m, flush] of messages) {
@@ -331,7 +333,8 @@ describe('streams', () => {
           const stream = Buffer.concat(parts);
           expect(stream.length).toBe(parts.reduce((n, p) => n + p.length, 0));
 
-          const r = new FrameReader();
+          // As a connection reads: the error string whole, commands in parts.
+          const r = new FrameReader(undefined, { freshChunks: fresh });
           let at = 0;
           let cut = 0;
           const next = (): boolean => {
@@ -341,21 +344,23 @@ describe('streams', () => {
             at += n;
             return true;
           };
-          const value = (): Uint8Array => {
+          const value = <T>(read: () => T | undefined): T => {
             for (;;) {
-              const v = r.readValue();
+              const v = read();
               if (v !== undefined) return v;
               if (!next()) throw new Error('stream ended mid-value');
             }
           };
+          const whole = (): Uint8Array => value(() => r.readValue());
+          const inParts = (): Uint8Array | Uint8Array[] => value(() => r.readValueParts());
           for (const [m] of messages) {
             while (r.buffered === 0) if (!next()) throw new Error('stream ended early');
             if (m.kind === 'request') {
               expect(r.readByte()).toBe(m.type);
-              same(norm(decodeRequest(m.type, value())), expectedRequest(m.type, m.req, format));
+              same(norm(decodeRequest(m.type, inParts())), expectedRequest(m.type, m.req, format));
             } else {
-              decodeErrorString(value());
-              const resp = decodeResponse(m.type, value());
+              decodeErrorString(whole());
+              const resp = decodeResponse(m.type, inParts());
               if (m.resp !== null) same(norm(resp), expectedResponse(m.type, m.resp, format));
             }
           }
@@ -387,6 +392,108 @@ describe('streams', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+/** `bytes` cut into consecutive pieces of the sizes in `cuts`, taken in turn; a 0 adds an empty piece. */
+function piecesOf(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const n = Math.min(cuts[i % cuts.length]!, bytes.length - at);
+    if (n === 0) out.push(bytes.subarray(at, at)); // an empty piece; the next byte then comes alone
+    const take = Math.max(n, 1);
+    out.push(bytes.subarray(at, at + take));
+    at += take;
+  }
+  return out;
+}
+
+/** What a decode gives: its command, or its error's class and message. */
+function outcome(fn: () => unknown): unknown {
+  try {
+    return { ok: norm(fn()) };
+  } catch (err) {
+    expect(isOurs(err)).toBe(true);
+    return { error: (err as Error).constructor.name, message: (err as Error).message };
+  }
+}
+
+describe('values in parts (as FrameReader.readValueParts gives a value that spans socket reads)', () => {
+  const cutsArb = fc.array(fc.oneof(fc.nat(3), fc.integer({ min: 1, max: 400 })), { minLength: 1, maxLength: 20 });
+
+  it('decode the same as the value whole, however they are cut', () => {
+    const message = fc.oneof(
+      anyRequest.map((m) => ({ kind: 'request' as const, ...m })),
+      anyResponse.map((m) => ({ kind: 'response' as const, ...m })),
+    );
+    fc.assert(
+      fc.property(message, formatArb, cutsArb, (m, format, cuts) => {
+        const w = new MessageWriter(format);
+        let body: Uint8Array;
+        if (m.kind === 'request') {
+          w.writeRequest(m.type, m.req);
+          body = w.take().subarray(1);
+        } else {
+          if (m.resp === null) return;
+          w.writeResponse(m.type, m.resp);
+          const all = w.take();
+          const r = new FrameReader();
+          r.push(all);
+          r.readValue(); // the error string
+          body = r.readValue()!;
+        }
+        const pieces = piecesOf(body, cuts);
+        const decode = (v: Uint8Array | Uint8Array[]): unknown =>
+          m.kind === 'request' ? decodeRequest(m.type, v) : decodeResponse(m.type, v);
+        const got = outcome(() => decode(pieces));
+        expect(got).toStrictEqual(outcome(() => decode(body)));
+        expect('ok' in (got as object)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  it('truncated, or followed by stray bytes, fail exactly as the value whole does', () => {
+    const small = typeArb.chain((type) => requestArb(type, smallBytes).map((req) => ({ type, req })));
+    fc.assert(
+      fc.property(small, formatArb, cutsArb, fc.nat(), ({ type, req }, format, cuts, at) => {
+        const body = encodeRequest(type, req, format).subarray(1);
+        const k = at % body.length;
+        const prefix = body.subarray(0, k);
+        const longer = Buffer.concat([body, Buffer.from([0xc0, 0x01])]);
+        for (const v of [prefix, longer]) {
+          const whole = outcome(() => decodeRequest(type, v));
+          expect(whole).toHaveProperty('error');
+          expect(outcome(() => decodeRequest(type, piecesOf(v, cuts)))).toStrictEqual(whole);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('random bytes in random pieces: the same command or typed error as whole', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), typeArb, cutsArb, fc.boolean(), (data, type, cuts, asRequest) => {
+        const decode = (v: Uint8Array | Uint8Array[]): unknown => (asRequest ? decodeRequest(type, v) : decodeResponse(type, v));
+        expect(outcome(() => decode(piecesOf(data, cuts)))).toStrictEqual(outcome(() => decode(data)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a value in parts larger than maxFrameSize is refused before decoding, like one whole', () => {
+    const vote: AnyRequest = {
+      rpcHeader: { protocolVersion: 3, id: null, addr: null },
+      term: 7,
+      candidate: Uint8Array.from([1, 2, 3]),
+      lastLogIndex: 100,
+      lastLogTerm: 6,
+      leadershipTransfer: false,
+    };
+    const body = encodeRequest(RpcType.RequestVote, vote, {}).subarray(1);
+    const limits = { maxFrameSize: body.length - 1, maxEntries: 10, maxDepth: 8 };
+    expect(() => decodeRequest(RpcType.RequestVote, piecesOf(body, [3]), limits)).toThrow(LimitExceededError);
+    expect(() => decodeRequest(RpcType.RequestVote, piecesOf(body, [3]), { ...limits, maxFrameSize: body.length })).not.toThrow();
   });
 });
 
@@ -491,8 +598,6 @@ describe('integers', () => {
 });
 
 describe('hostile input', () => {
-  const isOurs = (err: unknown): boolean => err instanceof TransportError;
-
   it('random bytes through FrameReader only ever yield values or our typed errors', () => {
     fc.assert(
       fc.property(

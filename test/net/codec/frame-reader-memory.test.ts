@@ -112,10 +112,11 @@ interface Outcome {
 
 /**
  * Pushes the stream in chunks cut at `cuts` and reads after each push as a
- * server connection does. With `reuse`, overwrites each chunk once the reader
- * no longer needs it, and all of them at the end.
+ * server connection does (values in parts; whole with `parts` false). With
+ * `reuse`, overwrites each chunk once the reader no longer needs it, and all
+ * of them at the end.
  */
-function run(messages: Message[], cuts: number[], fresh: boolean, reuse: boolean): Outcome {
+function run(messages: Message[], cuts: number[], fresh: boolean, reuse: boolean, parts = true): Outcome {
   const stream = Buffer.concat(messages.flatMap((m) => (m.raw === undefined ? [encode(m)] : [encode(m), m.raw])));
   const r = new FrameReader(undefined, { freshChunks: fresh });
   const decoded: Decoded[] = [];
@@ -139,7 +140,7 @@ function run(messages: Message[], cuts: number[], fresh: boolean, reuse: boolean
         type = r.readByte();
         if (type < 0) return;
       }
-      const value = r.readValue();
+      const value = parts ? r.readValueParts() : r.readValue();
       if (value === undefined) return;
       const req = decodeRequest(type as RpcType, value);
       decoded.push({ type: type as RpcType, req, raw: [] });
@@ -217,28 +218,28 @@ const big: [MessageSpec[], number[]] = [
 describe('FrameReader memory (property)', () => {
   it('without freshChunks, nothing decoded changes when the writer reuses every chunk it pushed', () => {
     fc.assert(
-      fc.property(messagesArb, cutsArb, (specs, cuts) => {
+      fc.property(messagesArb, cutsArb, fc.boolean(), (specs, cuts, parts) => {
         const messages = specs.map(message);
-        const { decoded, chunks } = run(messages, cuts, false, true);
+        const { decoded, chunks } = run(messages, cuts, false, true, parts);
         expectSent(messages, decoded);
         const pushed = new Set<ArrayBufferLike>(chunks.map((c) => c.buffer));
         expect(keptBytes(decoded).filter((b) => pushed.has(b.buffer))).toHaveLength(0);
       }),
-      { numRuns: 150, examples: [big] },
+      { numRuns: 150, examples: [[...big, true]] },
     );
   });
 
   it('with freshChunks, everything decoded, views of the chunks included, equals what was sent', () => {
     let views = 0;
     fc.assert(
-      fc.property(messagesArb, cutsArb, (specs, cuts) => {
+      fc.property(messagesArb, cutsArb, fc.boolean(), (specs, cuts, parts) => {
         const messages = specs.map(message);
-        const { decoded, chunks } = run(messages, cuts, true, false);
+        const { decoded, chunks } = run(messages, cuts, true, false, parts);
         expectSent(messages, decoded);
         const pushed = new Set<ArrayBufferLike>(chunks.map((c) => c.buffer));
         views += keptBytes(decoded).filter((b) => pushed.has(b.buffer)).length;
       }),
-      { numRuns: 150, examples: [big] },
+      { numRuns: 150, examples: [[...big, true]] },
     );
     // The fast path was taken (at least by the fixed example): the property covered views.
     expect(views).toBeGreaterThan(0);

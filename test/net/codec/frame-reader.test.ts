@@ -242,6 +242,40 @@ describe('FrameReader', () => {
       expect(q.readValue()!.buffer).not.toBe(backing.buffer);
     });
 
+    it('readValueParts() hands out a value that spans chunks as views of its pieces where it fills most of them', () => {
+      const value = str16(5000);
+      const first = value.slice(0, 2500);
+      const second = value.slice(2500);
+      const r = new FrameReader(undefined, { freshChunks: true });
+      r.push(first);
+      expect(r.readValueParts()).toBeUndefined();
+      r.push(second);
+      const parts = r.readValueParts() as Uint8Array[];
+      expect(parts.map((p) => p.buffer)).toEqual([first.buffer, second.buffer]);
+      expect(hex(Buffer.concat(parts))).toBe(hex(value));
+      expect(r.buffered).toBe(0);
+    });
+
+    it('readValueParts() copies a piece that is a sliver of a large chunk when the value fills too little of them all', () => {
+      const value = str16(5000);
+      const big = new Uint8Array(64 * 1024);
+      big.set(value.subarray(0, 10), big.length - 10);
+      const rest = value.slice(10);
+      const r = new FrameReader(undefined, { freshChunks: true });
+      r.push(big);
+      r.push(rest);
+      for (let i = 0; i < big.length - 10; i++) {
+        // Fill the start of the chunk with one-byte values (positive fixints).
+        expect(hex(r.readValue())).toBe('00');
+      }
+      const parts = r.readValueParts() as Uint8Array[];
+      expect(parts).toHaveLength(2);
+      expect(parts[0]!.buffer).not.toBe(big.buffer); // 10 bytes must not pin 64 KiB
+      expect(parts[1]!.buffer).toBe(rest.buffer);
+      big.fill(0xff);
+      expect(hex(Buffer.concat(parts))).toBe(hex(value));
+    });
+
     it('still copies a value that spans chunks into one buffer, and takes small chunks into its own slab', () => {
       const value = str16(5000);
       const r = new FrameReader(undefined, { freshChunks: true });
@@ -259,6 +293,18 @@ describe('FrameReader', () => {
       tiny.fill(0);
       expect(t[0]).toBe(0xda);
     });
+  });
+
+  it('readValueParts() without freshChunks gives a value that spans chunks as one copy, as readValue() does', () => {
+    const value = str16(5000);
+    const first = value.slice(0, 2500);
+    const r = new FrameReader();
+    r.push(first);
+    r.push(value.slice(2500));
+    const v = r.readValueParts();
+    expect(v).toBeInstanceOf(Uint8Array);
+    expect(hex(v as Uint8Array)).toBe(hex(value));
+    expect((v as Uint8Array).buffer).not.toBe(first.buffer);
   });
 
   it('refuses readByte/readRaw in the middle of a value', () => {
