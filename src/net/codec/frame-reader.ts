@@ -6,7 +6,8 @@
  * (its state survives across chunks, so a value trickling in byte by byte is
  * still scanned once), enforces the DecodeLimits the moment a header declares
  * a size (before any of those bytes are buffered), and returns each value's
- * bytes contiguously for the decoder.
+ * bytes, contiguously (readValue) or as the pieces it arrived in
+ * (readValueParts, for the decoder, which reads across them).
  *
  * What it returns never aliases memory someone may write again. By default
  * every value and raw read is copied into memory of its own: a pushed chunk
@@ -16,7 +17,10 @@
  * hands out views instead where that pins little: a value, or a piece of raw
  * (snapshot) bytes, that fills at least half of the memory behind its chunk.
  * A smaller one is still copied, so a few bytes a consumer keeps never pin a
- * whole 64 KiB read chunk. bench/frame-reader-copy.ts measures the saving.
+ * whole 64 KiB read chunk. For a value in pieces the rule is taken over the
+ * whole value (it fills at least half of the chunks it touches), so a value
+ * pins at most twice its size; a field a consumer keeps from it may pin the
+ * chunk it lies in. bench/frame-reader-copy.ts measures the saving.
  */
 import { LimitExceededError, ProtocolError } from '../../errors.ts';
 import { resolveDecodeLimits, type DecodeLimits } from './wire-format.ts';
@@ -170,10 +174,10 @@ export class FrameReader {
    *   chunks are pushed: the caller must not modify it meanwhile.
    * - Without `freshChunks`, everything the reader returns is a copy, so once
    *   its bytes are read the chunk is the caller's again.
-   * - With `freshChunks`, readValue() and readRaw() may return views of the
-   *   chunk (a value or raw piece that fills at least half of the memory
-   *   behind it; a smaller one is copied), and whoever takes them may keep
-   *   them for ever: nobody may write the chunk's memory again.
+   * - With `freshChunks`, readValue(), readValueParts() and readRaw() may
+   *   return views of the chunk (see the file comment for when; otherwise
+   *   they copy), and whoever takes them may keep them for ever: nobody may
+   *   write the chunk's memory again.
    */
   push(chunk: Uint8Array): void {
     const n = chunk.length;

@@ -68,7 +68,7 @@ export class ResponseMatcher {
           this.remoteError = decodeErrorString(bytes);
         }
         const waiter = this.waiters[this.head] as ResponseWaiter;
-        const bytes = this.reader.readValueParts();
+        const bytes = this.reader.readValue(); // responses are small: pieces would only add copies
         if (bytes === undefined) return;
         const response = decodeResponse(waiter.responseType, bytes, this.limits);
         const remoteError = this.remoteError;

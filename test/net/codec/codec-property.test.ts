@@ -418,8 +418,11 @@ function outcome(fn: () => unknown): unknown {
   }
 }
 
+/** Piece sizes for piecesOf: empty pieces, slivers, and larger ones. */
+const piecesArb = fc.array(fc.oneof(fc.nat(3), fc.integer({ min: 1, max: 400 })), { minLength: 1, maxLength: 20 });
+
 describe('values in parts (as FrameReader.readValueParts gives a value that spans socket reads)', () => {
-  const cutsArb = fc.array(fc.oneof(fc.nat(3), fc.integer({ min: 1, max: 400 })), { minLength: 1, maxLength: 20 });
+  const cutsArb = piecesArb;
 
   it('decode the same as the value whole, however they are cut', () => {
     const message = fc.oneof(
@@ -492,8 +495,46 @@ describe('values in parts (as FrameReader.readValueParts gives a value that span
     };
     const body = encodeRequest(RpcType.RequestVote, vote, {}).subarray(1);
     const limits = { maxFrameSize: body.length - 1, maxEntries: 10, maxDepth: 8 };
-    expect(() => decodeRequest(RpcType.RequestVote, piecesOf(body, [3]), limits)).toThrow(LimitExceededError);
+    const refused = outcome(() => decodeRequest(RpcType.RequestVote, piecesOf(body, [3]), limits));
+    expect(refused).toStrictEqual(outcome(() => decodeRequest(RpcType.RequestVote, body, limits)));
+    expect(refused).toMatchObject({ error: LimitExceededError.name });
     expect(() => decodeRequest(RpcType.RequestVote, piecesOf(body, [3]), { ...limits, maxFrameSize: body.length })).not.toThrow();
+  });
+
+  it('maxEntries and maxDepth hold in parts as whole', () => {
+    const entries = [0, 1, 2].map((i) => ({ index: 10 + i, term: 2, type: 0 as LogType, data: null, extensions: null }));
+    const append: AnyRequest = {
+      rpcHeader: { protocolVersion: 3, id: null, addr: null },
+      term: 2,
+      leader: null,
+      prevLogEntry: 9,
+      prevLogTerm: 2,
+      entries,
+      leaderCommitIndex: 0,
+    };
+    const body = encodeRequest(RpcType.AppendEntries, append, {}).subarray(1);
+    for (const limits of [
+      { maxFrameSize: 1 << 20, maxEntries: 2, maxDepth: 8 },
+      { maxFrameSize: 1 << 20, maxEntries: 100, maxDepth: 2 },
+    ]) {
+      const whole = outcome(() => decodeRequest(RpcType.AppendEntries, body, limits));
+      expect(whole).toMatchObject({ error: LimitExceededError.name });
+      for (let cut = 1; cut < body.length; cut++) {
+        const pieces = [body.subarray(0, cut), body.subarray(cut)];
+        expect(outcome(() => decodeRequest(RpcType.AppendEntries, pieces, limits))).toStrictEqual(whole);
+      }
+    }
+  });
+
+  it('a nil entry is refused wherever the pieces are cut, even right before it', () => {
+    // {Entries: [nil]}: 81 a7 "Entries" 91 c0
+    const body = Uint8Array.from([0x81, 0xa7, ...Buffer.from('Entries'), 0x91, 0xc0]);
+    const whole = outcome(() => decodeRequest(RpcType.AppendEntries, body));
+    expect(whole).toMatchObject({ message: 'AppendEntriesRequest.Entries: nil entry' });
+    for (let cut = 1; cut < body.length; cut++) {
+      const pieces = [body.subarray(0, cut), body.subarray(cut)];
+      expect(outcome(() => decodeRequest(RpcType.AppendEntries, pieces))).toStrictEqual(whole);
+    }
   });
 });
 
@@ -651,7 +692,7 @@ describe('hostile input', () => {
     );
   });
 
-  it('maps with Go keys but arbitrary values: typed errors only, and the same result as the library-based decoder', () => {
+  it('maps with Go keys but arbitrary values: typed errors only, the same result as the library-based decoder, and the same in parts', () => {
     const KEYS = [
       'Addr',
       'ID',
@@ -703,7 +744,7 @@ describe('hostile input', () => {
     }));
     const top = fc.array(fc.tuple(fc.constantFrom(...KEYS), value), { maxLength: 10 }).map((kv) => Object.fromEntries(kv));
     fc.assert(
-      fc.property(top, typeArb, fc.boolean(), (map, type, asRequest) => {
+      fc.property(top, typeArb, fc.boolean(), piecesArb, (map, type, asRequest, cuts) => {
         const bytes = libEncode(map, { useBigInt64: true });
         const run = (fn: () => unknown): { ok: unknown } | { err: unknown } => {
           try {
@@ -718,6 +759,9 @@ describe('hostile input', () => {
           asRequest ? libraryDecoder.decodeRequest(type, bytes) : libraryDecoder.decodeResponse(type, bytes),
         );
         if ('ok' in ours && 'ok' in lib) expect(ours.ok).toStrictEqual(lib.ok);
+        // Unknown keys of every kind are passed over across pieces, and nil entries refused, exactly as whole.
+        const decode = (v: Uint8Array | Uint8Array[]): unknown => (asRequest ? decodeRequest(type, v) : decodeResponse(type, v));
+        expect(outcome(() => decode(piecesOf(bytes, cuts)))).toStrictEqual(outcome(() => decode(bytes)));
         expect(Object.prototype).not.toHaveProperty('polluted');
       }),
       { numRuns: 500 },

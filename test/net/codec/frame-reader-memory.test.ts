@@ -206,7 +206,7 @@ function keptBytes(decoded: Decoded[]): Uint8Array[] {
 
 const messagesArb = fc.array(messageArb, { minLength: 1, maxLength: 12 });
 
-/** One case the random ones may miss: a 30 KiB entry and 50 KiB of snapshot, read in 64 KiB chunks. */
+/** Cases the random ones may miss. A 30 KiB entry and 50 KiB of snapshot, read in 64 KiB chunks: */
 const big: [MessageSpec[], number[]] = [
   [
     { append: [[[30_000, 1], null]], id: null, leader: null },
@@ -214,6 +214,8 @@ const big: [MessageSpec[], number[]] = [
   ],
   [64 * 1024],
 ];
+/** The same 30 KiB entry in 20 KB reads: the request spans chunks, so it is read in parts. */
+const spanning: [MessageSpec[], number[]] = [[{ append: [[[30_000, 1], null]], id: null, leader: null }], [20_000]];
 
 describe('FrameReader memory (property)', () => {
   it('without freshChunks, nothing decoded changes when the writer reuses every chunk it pushed', () => {
@@ -225,7 +227,13 @@ describe('FrameReader memory (property)', () => {
         const pushed = new Set<ArrayBufferLike>(chunks.map((c) => c.buffer));
         expect(keptBytes(decoded).filter((b) => pushed.has(b.buffer))).toHaveLength(0);
       }),
-      { numRuns: 150, examples: [[...big, true]] },
+      {
+        numRuns: 150,
+        examples: [
+          [...big, true],
+          [...spanning, true],
+        ],
+      },
     );
   });
 
@@ -239,7 +247,13 @@ describe('FrameReader memory (property)', () => {
         const pushed = new Set<ArrayBufferLike>(chunks.map((c) => c.buffer));
         views += keptBytes(decoded).filter((b) => pushed.has(b.buffer)).length;
       }),
-      { numRuns: 150, examples: [[...big, true]] },
+      {
+        numRuns: 150,
+        examples: [
+          [...big, true],
+          [...spanning, true],
+        ],
+      },
     );
     // The fast path was taken (at least by the fixed example): the property covered views.
     expect(views).toBeGreaterThan(0);

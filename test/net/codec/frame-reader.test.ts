@@ -251,9 +251,31 @@ describe('FrameReader', () => {
       expect(r.readValueParts()).toBeUndefined();
       r.push(second);
       const parts = r.readValueParts() as Uint8Array[];
-      expect(parts.map((p) => p.buffer)).toEqual([first.buffer, second.buffer]);
+      expect(parts).toHaveLength(2);
+      expect(parts[0]!.buffer).toBe(first.buffer);
+      expect(parts[1]!.buffer).toBe(second.buffer);
       expect(hex(Buffer.concat(parts))).toBe(hex(value));
       expect(r.buffered).toBe(0);
+    });
+
+    it('readValueParts() views a piece that fills little of its chunk when the value fills half of all the chunks it touches', () => {
+      // 20 KiB of the value at the end of a 64 KiB chunk, the other 30 KiB filling a chunk of its own:
+      // 50 KiB of value behind 94 KiB of chunks, so both pieces are views.
+      const value = str16(50 * 1024 - 3);
+      const a = new Uint8Array(64 * 1024);
+      const inA = 20 * 1024;
+      a.set(value.subarray(0, inA), a.length - inA);
+      const b = value.slice(inA);
+      a.set(str16(a.length - inA - 3), 0); // the start of the chunk: a value of its own, read first
+      const r = new FrameReader(undefined, { freshChunks: true });
+      r.push(a);
+      expect(r.readValue()!.length).toBe(a.length - inA);
+      r.push(b);
+      const parts = r.readValueParts() as Uint8Array[];
+      expect(parts).toHaveLength(2);
+      expect(parts[0]!.buffer).toBe(a.buffer);
+      expect(parts[1]!.buffer).toBe(b.buffer);
+      expect(hex(Buffer.concat(parts))).toBe(hex(value));
     });
 
     it('readValueParts() copies a piece that is a sliver of a large chunk when the value fills too little of them all', () => {
