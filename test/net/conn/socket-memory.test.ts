@@ -2,7 +2,8 @@
  * The readers keep views of what a net.Socket delivers instead of copying
  * it (src/net/conn/socket-memory.ts). That is only sound while Node gives
  * every 'data' chunk memory of its own and never writes it again; these
- * tests pin that down on the Node we run, for TCP and TLS, and check end to
+ * tests pin that down on the Node we run, for TCP and TLS (over TCP or over
+ * a Duplex that reuses its Buffers), and check end to
  * end that entries and snapshot bytes a consumer keeps without copying stay
  * intact while the connection goes on reading. Any other Duplex, a subclass
  * of net.Socket included, may reuse what it pushed: there the consumer must
@@ -24,12 +25,16 @@ import type { RPC } from '../../../src/transport.ts';
 import { haveOpenssl, makeTestPKI } from '../../helpers/certs.ts';
 import { observed } from '../../helpers/expect-errors.ts';
 import { appendReq, entry, pipelineAll, pseudoRandom, snapshotReq } from '../../helpers/fixtures.ts';
-import { type ReusingBase, ReusingNetwork } from '../../helpers/reusing-stream-layer.ts';
+import { type ReusingBase, ReusingNetwork, reusingPair } from '../../helpers/reusing-stream-layer.ts';
 
 const pki = (await haveOpenssl()) ? await makeTestPKI() : undefined;
 
-/** Writes a mix of small and large buffers through `client`, and checks every chunk `server` received. */
-async function checkChunks(server: net.Socket, client: net.Socket): Promise<void> {
+/**
+ * Writes a mix of small and large buffers through `client`, and checks every
+ * chunk `server` received; returns the chunks and, for each, a copy taken on
+ * arrival.
+ */
+async function checkChunks(server: net.Socket, client: net.Socket): Promise<{ chunks: Buffer[]; copies: Buffer[] }> {
   const chunks: Buffer[] = [];
   const copies: Buffer[] = [];
   server.on('data', (c: Buffer) => {
@@ -45,6 +50,7 @@ async function checkChunks(server: net.Socket, client: net.Socket): Promise<void
   let changed = 0;
   for (let i = 0; i < chunks.length; i++) if (!chunks[i]!.equals(copies[i]!)) changed++;
   expect(changed).toBe(0);
+  return { chunks, copies };
 }
 
 /** Entry i's 40 KiB: most arrive inside one 64 KiB read chunk, so the follower gets views of it. */
@@ -211,6 +217,29 @@ describe('what a socket does with memory', () => {
     await checkChunks(s, client!);
     s.destroy();
   });
+
+  it.skipIf(pki === undefined)(
+    'so does a TLS socket layered over a Duplex that reuses its Buffers: it decrypts into memory of its own',
+    async () => {
+      const p = pki!;
+      const [serverEnd, clientEnd] = reusingPair('duplex');
+      const server = new tls.TLSSocket(serverEnd, { isServer: true, key: p.peer.key, cert: p.peer.cert });
+      const client = tls.connect({ socket: clientEnd, ca: p.ca, checkServerIdentity: () => undefined });
+      // Exactly tls.TLSSocket, so the transport trusts both: that must be sound over any Duplex.
+      for (const socket of [server, client]) {
+        expect(copiesOnWrite(socket)).toBe(true);
+        expect(freshReadChunks(socket)).toBe(true);
+      }
+      const { chunks, copies } = await checkChunks(server, client);
+      // Everything was read: the Duplex underneath may now overwrite all it pushed (the ciphertext), and does.
+      serverEnd.reuse();
+      clientEnd.reuse();
+      expect(chunks.filter((c) => serverEnd.pushedFrom(c.buffer) || clientEnd.pushedFrom(c.buffer))).toHaveLength(0);
+      expect(chunks.filter((c, i) => !c.equals(copies[i]!))).toHaveLength(0);
+      server.destroy();
+      client.destroy();
+    },
+  );
 });
 
 describe('kept without copying, over real TCP', () => {
