@@ -408,6 +408,11 @@ function piecesOf(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
   return out;
 }
 
+/** `bytes` cut in two at every point in between. */
+function cutsInTwo(bytes: Uint8Array): Uint8Array[][] {
+  return Array.from({ length: bytes.length - 1 }, (_, i) => [bytes.subarray(0, i + 1), bytes.subarray(i + 1)]);
+}
+
 /** What a decode gives: its command, or its error's class and message. */
 function outcome(fn: () => unknown): unknown {
   try {
@@ -422,15 +427,13 @@ function outcome(fn: () => unknown): unknown {
 const piecesArb = fc.array(fc.oneof(fc.nat(3), fc.integer({ min: 1, max: 400 })), { minLength: 1, maxLength: 20 });
 
 describe('values in parts (as FrameReader.readValueParts gives a value that spans socket reads)', () => {
-  const cutsArb = piecesArb;
-
   it('decode the same as the value whole, however they are cut', () => {
     const message = fc.oneof(
       anyRequest.map((m) => ({ kind: 'request' as const, ...m })),
       anyResponse.map((m) => ({ kind: 'response' as const, ...m })),
     );
     fc.assert(
-      fc.property(message, formatArb, cutsArb, (m, format, cuts) => {
+      fc.property(message, formatArb, piecesArb, (m, format, cuts) => {
         const w = new MessageWriter(format);
         let body: Uint8Array;
         if (m.kind === 'request') {
@@ -459,7 +462,7 @@ describe('values in parts (as FrameReader.readValueParts gives a value that span
   it('truncated, or followed by stray bytes, fail exactly as the value whole does', () => {
     const small = typeArb.chain((type) => requestArb(type, smallBytes).map((req) => ({ type, req })));
     fc.assert(
-      fc.property(small, formatArb, cutsArb, fc.nat(), ({ type, req }, format, cuts, at) => {
+      fc.property(small, formatArb, piecesArb, fc.nat(), ({ type, req }, format, cuts, at) => {
         const body = encodeRequest(type, req, format).subarray(1);
         const k = at % body.length;
         const prefix = body.subarray(0, k);
@@ -476,7 +479,7 @@ describe('values in parts (as FrameReader.readValueParts gives a value that span
 
   it('random bytes in random pieces: the same command or typed error as whole', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), typeArb, cutsArb, fc.boolean(), (data, type, cuts, asRequest) => {
+      fc.property(fc.uint8Array({ maxLength: 200 }), typeArb, piecesArb, fc.boolean(), (data, type, cuts, asRequest) => {
         const decode = (v: Uint8Array | Uint8Array[]): unknown => (asRequest ? decodeRequest(type, v) : decodeResponse(type, v));
         expect(outcome(() => decode(piecesOf(data, cuts)))).toStrictEqual(outcome(() => decode(data)));
       }),
@@ -519,8 +522,7 @@ describe('values in parts (as FrameReader.readValueParts gives a value that span
     ]) {
       const whole = outcome(() => decodeRequest(RpcType.AppendEntries, body, limits));
       expect(whole).toMatchObject({ error: LimitExceededError.name });
-      for (let cut = 1; cut < body.length; cut++) {
-        const pieces = [body.subarray(0, cut), body.subarray(cut)];
+      for (const pieces of cutsInTwo(body)) {
         expect(outcome(() => decodeRequest(RpcType.AppendEntries, pieces, limits))).toStrictEqual(whole);
       }
     }
@@ -531,8 +533,7 @@ describe('values in parts (as FrameReader.readValueParts gives a value that span
     const body = Uint8Array.from([0x81, 0xa7, ...Buffer.from('Entries'), 0x91, 0xc0]);
     const whole = outcome(() => decodeRequest(RpcType.AppendEntries, body));
     expect(whole).toMatchObject({ message: 'AppendEntriesRequest.Entries: nil entry' });
-    for (let cut = 1; cut < body.length; cut++) {
-      const pieces = [body.subarray(0, cut), body.subarray(cut)];
+    for (const pieces of cutsInTwo(body)) {
       expect(outcome(() => decodeRequest(RpcType.AppendEntries, pieces))).toStrictEqual(whole);
     }
   });
