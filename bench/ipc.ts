@@ -30,6 +30,16 @@ export interface ProcessReport {
   rss: RssReport;
   /** How late the event loop ran a 1 ms timer, in µs. */
   loopDelay: { p50us: number; p99us: number; maxus: number };
+  /** Garbage-collection pauses (the main thread stopped) seen in the window. */
+  gc: GcReport;
+}
+
+export interface GcReport {
+  count: number;
+  /** Full (mark-compact) collections among them. */
+  major: number;
+  maxMs: number;
+  totalMs: number;
 }
 
 /** What a server process counted; `errors` are failures it saw while serving. */

@@ -12,6 +12,12 @@
  * client transport to the same server; the separate loads show which one
  * costs what. The pipeline's own latency under load is the contrast: what a
  * heartbeat would see if it queued behind the backlog.
+ *
+ * The same phases then run raw (bench/raw-client.ts): pre-encoded frames
+ * answered with one-byte acks, bulk bytes counted and dropped, no codec and
+ * no transport on either side. Raw heartbeats under raw load are what Node on
+ * this machine allows any transport; each process's GC pauses are reported
+ * beside its event-loop delay, since they are one cause of it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Transport } from '../src/transport.ts';
@@ -19,8 +25,9 @@ import { SERVER_ID } from './append-bench.ts';
 import type { ServerProcess } from './children.ts';
 import type { ProcessReport } from './ipc.ts';
 import { ProcessSampler } from './process-sampler.ts';
+import { encodeFrame, encodeRing, rawBulk, rawFramesUntil, rawPaced } from './raw-client.ts';
 import { checkAppend } from './responder.ts';
-import { snapshotData, snapshotRequest } from './snapshot-bench.ts';
+import { SNAPSHOT_CHUNK, snapshotData, snapshotRequest } from './snapshot-bench.ts';
 import { LatencyRecorder } from './stats.ts';
 import { heartbeat, RingCursor, type Workload } from './workloads.ts';
 
@@ -50,12 +57,18 @@ export interface IsolationPhase {
    */
   clientLoopDelay: ProcessReport['loopDelay'];
   serverLoopDelay: ProcessReport['loopDelay'];
+  clientGc: ProcessReport['gc'];
+  serverGc: ProcessReport['gc'];
 }
 
 export interface IsolationStats {
   intervalMs: number;
   snapshotSize: number;
+  /** The raw pipeline's window; ours runs at the transport's default maxRPCsInFlight, the same. */
+  rawWindow: number;
   phases: IsolationPhase[];
+  /** The same phases with raw heartbeats under raw loads: the runtime's own floor. */
+  raw: IsolationPhase[];
 }
 
 export interface IsolationPlan {
@@ -63,6 +76,9 @@ export interface IsolationPlan {
   intervalMs: number;
   snapshotSize: number;
 }
+
+/** The raw pipeline's window: our transport's default maxRPCsInFlight, at which ours runs. */
+const RAW_WINDOW = 64;
 
 /** Paced heartbeats: each awaited, then ~intervalMs of quiet; every one must come back through the fast path. */
 async function heartbeatSeries(client: Transport, addr: string, n: number, intervalMs: number): Promise<LatencyStats> {
@@ -139,20 +155,56 @@ async function snapshotLoad(client: Transport, addr: string, size: number, meter
   }
 }
 
+/** What a phase drives, through our transport or raw; `server` is the process it all goes to. */
+interface Driver {
+  server: ServerProcess;
+  heartbeats(n: number, intervalMs: number): Promise<LatencyStats>;
+  pipeline(meter: Meter, stop: AbortSignal): Promise<void>;
+  snapshots(meter: Meter, stop: AbortSignal): Promise<void>;
+}
+
+function oursDriver(client: Transport, server: ServerProcess, workload: Workload, plan: IsolationPlan): Driver {
+  return {
+    server,
+    heartbeats: (n, intervalMs) => heartbeatSeries(client, server.addr, n, intervalMs),
+    pipeline: (meter, stop) => pipelineLoad(client, server.addr, workload, meter, stop),
+    snapshots: (meter, stop) => snapshotLoad(client, server.addr, plan.snapshotSize, meter, stop),
+  };
+}
+
+/** The same heartbeat, ring and snapshot bytes, pre-encoded and sent raw to the raw server. */
+function rawDriver(server: ServerProcess, workload: Workload, plan: IsolationPlan): Driver {
+  const hb = encodeFrame(heartbeat());
+  const ring = encodeRing(workload);
+  return {
+    server,
+    async heartbeats(n, intervalMs) {
+      const lat = new LatencyRecorder(n);
+      await rawPaced(server.addr, hb, n, intervalMs, lat);
+      return { n, ...lat.percentiles() };
+    },
+    pipeline: (meter, stop) =>
+      rawFramesUntil(server.addr, ring, RAW_WINDOW, stop, (ms) => {
+        if (meter.measuring) meter.pipelineLatency.add(ms);
+        meter.futures++;
+      }),
+    async snapshots(meter, stop) {
+      const count = (n: number): void => {
+        meter.snapshotBytes += n;
+      };
+      while (!stop.aborted) await rawBulk(server.addr, plan.snapshotSize, SNAPSHOT_CHUNK, count);
+    },
+  };
+}
+
 /** Heartbeats while `kind` of load saturates the link; the loads stop (and drain) before it returns. */
-async function phase(
-  client: Transport,
-  server: ServerProcess,
-  workload: Workload,
-  plan: IsolationPlan,
-  kind: LoadKind,
-): Promise<IsolationPhase> {
-  const addr = server.addr;
+async function phase(driver: Driver, workload: Workload, plan: IsolationPlan, kind: LoadKind): Promise<IsolationPhase> {
+  const server = driver.server;
   const meter = new Meter();
   const stop = new AbortController();
   const loads: Array<Promise<void>> = [];
-  if (kind === 'pipeline' || kind === 'both') loads.push(pipelineLoad(client, addr, workload, meter, stop.signal));
-  if (kind === 'snapshot' || kind === 'both') loads.push(snapshotLoad(client, addr, plan.snapshotSize, meter, stop.signal));
+  if (kind === 'pipeline' || kind === 'both') loads.push(driver.pipeline(meter, stop.signal));
+  if (kind === 'snapshot' || kind === 'both') loads.push(driver.snapshots(meter, stop.signal));
   // A load that fails ends the phase rather than leaving it measuring an idle link.
   const failed = Promise.race(loads.map((p) => p.then(() => new Promise<never>(() => {}))));
   failed.catch(() => {});
@@ -163,10 +215,10 @@ async function phase(
     local.start();
     const start = { t: performance.now(), futures: meter.futures, bytes: meter.snapshotBytes };
     meter.measuring = true;
-    const heartbeats = await Promise.race([heartbeatSeries(client, addr, plan.heartbeats, plan.intervalMs), failed]);
+    const heartbeats = await Promise.race([driver.heartbeats(plan.heartbeats, plan.intervalMs), failed]);
     meter.measuring = false;
-    const clientLoopDelay = local.stop().loopDelay;
-    const serverLoopDelay = (await server.sampleStop()).loopDelay;
+    const clientReport = local.stop();
+    const serverReport = await server.sampleStop();
     const seconds = (performance.now() - start.t) / 1000;
     const futures = meter.futures - start.futures;
     const lat = meter.pipelineLatency;
@@ -178,8 +230,10 @@ async function phase(
       pipelineMbps: (futures * workload.payloadBytes) / seconds / 1e6,
       ...(lat.size > 0 ? { pipelineLatency: { n: lat.size, ...lat.percentiles() } } : {}),
       snapshotMbps: (meter.snapshotBytes - start.bytes) / seconds / 1e6,
-      clientLoopDelay,
-      serverLoopDelay,
+      clientLoopDelay: clientReport.loopDelay,
+      serverLoopDelay: serverReport.loopDelay,
+      clientGc: clientReport.gc,
+      serverGc: serverReport.gc,
     };
   } finally {
     stop.abort();
@@ -190,16 +244,22 @@ async function phase(
 export async function isolationRun(
   client: Transport,
   server: ServerProcess,
+  raw: ServerProcess,
   workload: Workload,
   plan: IsolationPlan,
   progress: (what: string) => void,
 ): Promise<IsolationStats> {
-  // Warm the pooled connection and both processes' JIT on the heartbeat path.
-  await heartbeatSeries(client, server.addr, 100, 0);
-  const phases: IsolationPhase[] = [];
-  for (const kind of ['none', 'pipeline', 'snapshot', 'both'] as const) {
-    progress(`heartbeat isolation: load ${kind}`);
-    phases.push(await phase(client, server, workload, plan, kind));
-  }
-  return { intervalMs: plan.intervalMs, snapshotSize: plan.snapshotSize, phases };
+  const run = async (name: string, driver: Driver): Promise<IsolationPhase[]> => {
+    // Warm the connection and both processes' JIT on the heartbeat path.
+    await driver.heartbeats(100, 0);
+    const phases: IsolationPhase[] = [];
+    for (const kind of ['none', 'pipeline', 'snapshot', 'both'] as const) {
+      progress(`heartbeat isolation: ${name}, load ${kind}`);
+      phases.push(await phase(driver, workload, plan, kind));
+    }
+    return phases;
+  };
+  const phases = await run('ours', oursDriver(client, server, workload, plan));
+  const rawPhases = await run('raw', rawDriver(raw, workload, plan));
+  return { intervalMs: plan.intervalMs, snapshotSize: plan.snapshotSize, rawWindow: RAW_WINDOW, phases, raw: rawPhases };
 }

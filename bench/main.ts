@@ -220,7 +220,7 @@ async function main(): Promise<number> {
       const iso = await run.step('heartbeat isolation', async () => {
         const client = await newTCPTransport('127.0.0.1:0');
         try {
-          return await isolationRun(client, server, load, plan.isolation, (what) => run.progress.update(what));
+          return await isolationRun(client, server, raw, load, plan.isolation, (what) => run.progress.update(what));
         } finally {
           await client.close();
         }

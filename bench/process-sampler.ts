@@ -3,10 +3,17 @@
  * memory (polled every ~10 ms, since process.resourceUsage().maxRSS is a
  * lifetime peak that can't be reset between scenarios) and event-loop delay
  * (how late a 1 ms timer fires: how long a heartbeat arriving at a random
- * moment would wait for the loop, whatever the transport does).
+ * moment would wait for the loop, whatever the transport does), and the
+ * garbage collector's pauses, one cause of that delay.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { ProcessReport } from './ipc.ts';
+import {
+  constants,
+  monitorEventLoopDelay,
+  type IntervalHistogram,
+  type PerformanceEntry,
+  PerformanceObserver,
+} from 'node:perf_hooks';
+import type { GcReport, ProcessReport } from './ipc.ts';
 
 export class ProcessSampler {
   private baseline = 0;
@@ -14,6 +21,8 @@ export class ProcessSampler {
   private samples = 0;
   private timer: NodeJS.Timeout | undefined;
   private loop: IntervalHistogram | undefined;
+  private gcObserver: PerformanceObserver | undefined;
+  private gc: GcReport = { count: 0, major: 0, maxMs: 0, totalMs: 0 };
 
   start(intervalMs = 10): void {
     this.stop();
@@ -23,6 +32,9 @@ export class ProcessSampler {
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.loop = monitorEventLoopDelay({ resolution: 1 });
     this.loop.enable();
+    this.gc = { count: 0, major: 0, maxMs: 0, totalMs: 0 };
+    this.gcObserver = new PerformanceObserver((list) => this.countGc(list.getEntries()));
+    this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
   stop(): ProcessReport {
@@ -34,6 +46,11 @@ export class ProcessSampler {
     const h = this.loop;
     this.loop = undefined;
     h?.disable();
+    if (this.gcObserver !== undefined) {
+      this.countGc(this.gcObserver.takeRecords());
+      this.gcObserver.disconnect();
+      this.gcObserver = undefined;
+    }
     // The histogram counts the 1 ms resolution itself in every sample; take it out.
     const late = (ns: number): number => Math.max(0, ns / 1000 - 1000);
     return {
@@ -42,7 +59,17 @@ export class ProcessSampler {
         h && h.count > 0
           ? { p50us: late(h.percentile(50)), p99us: late(h.percentile(99)), maxus: late(h.max) }
           : { p50us: 0, p99us: 0, maxus: 0 },
+      gc: { ...this.gc },
     };
+  }
+
+  private countGc(entries: PerformanceEntry[]): void {
+    for (const e of entries) {
+      this.gc.count++;
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.gc.major++;
+      this.gc.totalMs += e.duration;
+      if (e.duration > this.gc.maxMs) this.gc.maxMs = e.duration;
+    }
   }
 
   private sample(): void {

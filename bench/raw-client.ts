@@ -7,6 +7,7 @@
  * Node transport over this socket can approach.
  */
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RpcType, type AppendEntriesRequest } from '../src/commands.ts';
 import { MessageWriter } from '../src/net/codec/encoder.ts';
 import { encodeFramesPreamble, encodePreamble, RawMode } from './raw-protocol.ts';
@@ -54,6 +55,57 @@ function connect(addr: string, preamble: Buffer): Promise<net.Socket> {
 }
 
 /**
+ * Sends frames of `ring` in ring order from its position with at most
+ * `window` unacknowledged (window 1 is synchronous ping-pong) while
+ * `more(sent)` allows, and resolves once every frame sent is acknowledged.
+ * `onAck` gets each ack's time and its frame's write time.
+ */
+function pumpFrames(
+  socket: net.Socket,
+  ring: FrameRing,
+  window: number,
+  more: (sent: number) => boolean,
+  onAck: (acked: number, now: number, sentAt: number) => void,
+  stop?: AbortSignal,
+): Promise<void> {
+  const frames = ring.frames;
+  const sentAt = new Float64Array(window);
+  let sent = 0;
+  let acked = 0;
+  return new Promise<void>((resolve, reject) => {
+    const pump = (): void => {
+      if (!more(sent) || sent - acked >= window) return;
+      socket.cork();
+      while (more(sent) && sent - acked < window) {
+        sentAt[sent % window] = performance.now();
+        socket.write(frames[ring.position]!);
+        ring.position = ring.position + 1 === frames.length ? 0 : ring.position + 1;
+        sent++;
+      }
+      socket.uncork();
+    };
+    const onStop = (): void => {
+      if (acked === sent) resolve();
+    };
+    stop?.addEventListener('abort', onStop, { once: true });
+    socket.on('data', (acks: Buffer) => {
+      const now = performance.now();
+      for (let i = 0; i < acks.length; i++) {
+        onAck(acked, now, sentAt[acked % window]!);
+        acked++;
+      }
+      if (acked === sent && !more(sent)) {
+        stop?.removeEventListener('abort', onStop);
+        resolve();
+      } else pump();
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`raw server closed the connection after ${acked} of ${sent} acks`)));
+    pump();
+  });
+}
+
+/**
  * Sends `warmup + n` frames of `ring` in ring order with at most `window`
  * unacknowledged; window 1 is synchronous ping-pong. Times the last `n` acks;
  * each latency runs from the frame's write to its ack.
@@ -67,43 +119,76 @@ export async function rawFrames(
   lat: LatencyRecorder,
 ): Promise<Timed> {
   const socket = await connect(addr, encodeFramesPreamble(ring.lengths()));
-  const frames = ring.frames;
   const total = warmup + n;
-  const sentAt = new Float64Array(window);
-  let next = ring.position;
-  let sent = 0;
-  let acked = 0;
-  let t0 = 0;
+  let t0 = warmup === 0 ? performance.now() : 0;
+  let t1 = t0;
   try {
-    return await new Promise<Timed>((resolve, reject) => {
-      const pump = (): void => {
-        if (sent >= total || sent - acked >= window) return;
-        socket.cork();
-        while (sent < total && sent - acked < window) {
-          sentAt[sent % window] = performance.now();
-          socket.write(frames[next]!);
-          next = next + 1 === frames.length ? 0 : next + 1;
-          sent++;
-        }
-        socket.uncork();
-      };
-      socket.on('data', (acks: Buffer) => {
-        const now = performance.now();
-        for (let i = 0; i < acks.length; i++) {
-          if (acked >= warmup) lat.add(now - sentAt[acked % window]!);
-          acked++;
-          if (acked === warmup) t0 = now;
-        }
-        if (acked >= total) resolve({ n, seconds: (now - t0) / 1000 });
-        else pump();
-      });
-      socket.once('error', reject);
-      socket.once('close', () => reject(new Error(`raw server closed the connection after ${acked} of ${total} acks`)));
-      if (warmup === 0) t0 = performance.now();
-      pump();
-    });
+    await pumpFrames(
+      socket,
+      ring,
+      window,
+      (sent) => sent < total,
+      (acked, now, sentAt) => {
+        if (acked >= warmup) lat.add(now - sentAt);
+        if (acked + 1 === warmup) t0 = now;
+        t1 = now;
+      },
+    );
+    return { n, seconds: (t1 - t0) / 1000 };
   } finally {
-    ring.position = next;
+    socket.destroy();
+  }
+}
+
+/**
+ * Keeps `window` frames of `ring` in flight until `stop` fires, then lets
+ * them drain: the raw counterpart of a saturating pipeline. `onAck` gets
+ * each frame's round trip in ms.
+ */
+export async function rawFramesUntil(
+  addr: string,
+  ring: FrameRing,
+  window: number,
+  stop: AbortSignal,
+  onAck: (ms: number) => void,
+): Promise<void> {
+  const socket = await connect(addr, encodeFramesPreamble(ring.lengths()));
+  try {
+    await pumpFrames(
+      socket,
+      ring,
+      window,
+      () => !stop.aborted,
+      (_, now, sentAt) => onAck(now - sentAt),
+      stop,
+    );
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * `n` ping-pongs of one pre-encoded frame, each awaited and then followed by
+ * about `intervalMs` of quiet: the raw counterpart of a leader's heartbeats.
+ */
+export async function rawPaced(addr: string, frame: Buffer, n: number, intervalMs: number, lat: LatencyRecorder): Promise<void> {
+  const socket = await connect(addr, encodeFramesPreamble([frame.length]));
+  try {
+    let acked: ((now: number) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      socket.once('error', reject);
+      socket.once('close', () => reject(new Error('raw server closed the heartbeat connection')));
+    });
+    failed.catch(() => {}); // raced below; this only keeps a late close from counting as unhandled
+    socket.on('data', () => acked?.(performance.now()));
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      const ack = new Promise<number>((resolve) => (acked = resolve));
+      socket.write(frame);
+      lat.add((await Promise.race([ack, failed])) - t);
+      await sleep(intervalMs);
+    }
+  } finally {
     socket.destroy();
   }
 }
@@ -111,12 +196,13 @@ export async function rawFrames(
 /**
  * Streams `total` bytes in `chunk`-sized writes, honouring back-pressure
  * exactly as a snapshot sender must, and resolves with MB/s once the server
- * has counted them all.
+ * has counted them all. `onBytes` hears of each write, for rates over a window.
  */
 export async function rawBulk(
   addr: string,
   total: number,
   chunk: Buffer,
+  onBytes?: (n: number) => void,
 ): Promise<{ bytes: number; seconds: number; mbps: number }> {
   const socket = await connect(addr, encodePreamble(RawMode.Bulk, total));
   try {
@@ -130,6 +216,7 @@ export async function rawBulk(
     for (let sent = 0; sent < total; ) {
       const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
       sent += piece.length;
+      onBytes?.(piece.length);
       if (!socket.write(piece)) await Promise.race([new Promise<void>((resolve) => socket.once('drain', resolve)), acked]);
     }
     await acked;

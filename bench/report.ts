@@ -1,6 +1,7 @@
 /** The human-readable report: tables with ratios, the machine, and the targets. */
 import { bestGo } from './go-baseline.ts';
 import { idealRps, measuredRttMs, nominalRttMs, point } from './latency-bench.ts';
+import type { IsolationPhase } from './isolation-bench.ts';
 import type { BenchResults, Sweep } from './results.ts';
 import type { RunStats } from './stats.ts';
 
@@ -219,26 +220,32 @@ const LOAD_NAMES = { none: 'idle link', pipeline: 'pipeline', snapshot: 'snapsho
 function isolationSection(r: BenchResults): string[] {
   const i = r.isolation;
   if (i === undefined) return [];
-  const rows = i.phases.map((p) => [
-    LOAD_NAMES[p.load],
-    num(p.heartbeats.n),
-    num(p.heartbeats.p50us),
-    num(p.heartbeats.p99us),
-    num(p.heartbeats.maxus),
-    '│',
-    p.pipelineRps > 0 ? num(p.pipelineMbps) : '-',
-    num(p.pipelineLatency?.p50us),
-    num(p.pipelineLatency?.p99us),
-    p.snapshotMbps > 0 ? num(p.snapshotMbps) : '-',
-    '│',
-    num(p.clientLoopDelay.p99us),
-    num(p.serverLoopDelay.p99us),
-  ]);
+  const rows = (side: string, phases: IsolationPhase[]): string[][] =>
+    phases.map((p) => [
+      side,
+      LOAD_NAMES[p.load],
+      num(p.heartbeats.n),
+      num(p.heartbeats.p50us),
+      num(p.heartbeats.p99us),
+      num(p.heartbeats.maxus),
+      '│',
+      p.pipelineRps > 0 ? num(p.pipelineMbps) : '-',
+      num(p.pipelineLatency?.p50us),
+      num(p.pipelineLatency?.p99us),
+      p.snapshotMbps > 0 ? num(p.snapshotMbps) : '-',
+      '│',
+      `${num(p.clientLoopDelay.p99us)} / ${num(p.serverLoopDelay.p99us)}`,
+      `${num(p.clientGc.count)} / ${num(p.serverGc.count)}`,
+      `${num(p.clientGc.maxMs, 1)} / ${num(p.serverGc.maxMs, 1)}`,
+    ]);
   return [
-    `Heartbeat isolation: heartbeats via transport.appendEntries every ${i.intervalMs} ms while the load runs flat out`,
-    `on the same client transport to the same server (pipeline: 64×1 KiB; snapshots: back-to-back ${num(i.snapshotSize / MiB)} MiB)`,
+    `Heartbeat isolation: heartbeats every ${i.intervalMs} ms while the load runs flat out to the same server`,
+    `ours: transport.appendEntries on the client transport that carries the load (pipeline: 64×1 KiB at maxRPCsInFlight 64;`,
+    `snapshots: back-to-back ${num(i.snapshotSize / MiB)} MiB); raw: the same bytes pre-encoded, one-byte acks, bulk bytes dropped`,
+    `(pipeline window ${i.rawWindow}): what Node on this machine allows any transport`,
     ...table(
       [
+        'side',
         'load',
         'n',
         'hb p50 µs',
@@ -250,14 +257,16 @@ function isolationSection(r: BenchResults): string[] {
         'pipe p99 µs',
         'snap MB/s',
         '│',
-        'client lag',
-        'server lag',
+        'lag c / s',
+        'GCs c / s',
+        'GC max ms c / s',
       ],
-      rows,
-      1,
+      [...rows('ours', i.phases), ...rows('raw', i.raw ?? [])],
+      2,
     ).map((l) => `  ${l}`),
     "  hb = heartbeat round trip; pipe p50/p99 = a pipelined request's own latency, what a heartbeat queued behind it would see;",
-    "  lag = p99 event-loop delay in µs: the share of a heartbeat's wait that is a saturated process, not transport queueing",
+    "  lag = p99 event-loop delay in µs (c = client process, s = server process): the share of a heartbeat's wait that is a",
+    '  saturated process, not transport queueing; GCs = collections during the heartbeats, with the longest pause',
   ];
 }
 

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startLatencyProxy, type LatencyProxy } from '../../bench/latency-proxy.ts';
-import { FrameRing, rawFrames } from '../../bench/raw-client.ts';
+import { FrameRing, rawFrames, rawFramesUntil, rawPaced } from '../../bench/raw-client.ts';
 import { startRawServer, type RawServer } from '../../bench/raw-server.ts';
 import { LatencyRecorder } from '../../bench/stats.ts';
 
@@ -145,6 +145,31 @@ describe('raw baseline ring framing', () => {
     expect(a.n + b.n).toBe(350);
     expect(ring.position).toBe((10 + 250 + 5 + 100) % 300);
     expect(raw.stats().frames).toBe(365);
+    expect(raw.stats().errors).toEqual([]);
+  });
+
+  it('keeps a window full until stopped, then drains every frame it sent', async () => {
+    raw = await startRawServer();
+    const ring = new FrameRing(Array.from({ length: 7 }, (_, i) => Buffer.alloc(100 + i * 300, i)));
+    const stop = new AbortController();
+    let acks = 0;
+    const done = rawFramesUntil(raw.addr, ring, 16, stop.signal, (ms) => {
+      expect(ms).toBeGreaterThanOrEqual(0);
+      if (++acks === 500) stop.abort();
+    });
+    await done;
+    // Acks arrive in batches, so more than 500 may have been sent; every one sent was acked and counted.
+    expect(acks).toBeGreaterThanOrEqual(500);
+    expect(raw.stats().frames).toBe(acks);
+    expect(ring.position).toBe(acks % 7);
+  });
+
+  it('paces ping-pongs of one frame, one latency each', async () => {
+    raw = await startRawServer();
+    const lat = new LatencyRecorder(100);
+    await rawPaced(raw.addr, Buffer.alloc(40, 9), 25, 0, lat);
+    expect(lat.size).toBe(25);
+    expect(raw.stats().frames).toBe(25);
     expect(raw.stats().errors).toEqual([]);
   });
 });
