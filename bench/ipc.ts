@@ -36,10 +36,8 @@ export interface ProcessReport {
 
 export interface GcReport {
   count: number;
-  /** Full (mark-compact) collections among them. */
-  major: number;
+  /** The longest pause. */
   maxMs: number;
-  totalMs: number;
 }
 
 /** What a server process counted; `errors` are failures it saw while serving. */

@@ -15,8 +15,10 @@
  *
  * The same phases then run raw (bench/raw-client.ts): pre-encoded frames
  * answered with one-byte acks, bulk bytes counted and dropped, no codec and
- * no transport on either side. Raw heartbeats under raw load are what Node on
- * this machine allows any transport; each process's GC pauses are reported
+ * no transport on either side. Raw heartbeats under raw loads show what Node
+ * on this machine does to a second socket's round trips while one is
+ * saturated; raw's loads carry their own MB/s (nothing decodes them), so the
+ * rows name what each load carried. Each process's GC pauses are reported
  * beside its event-loop delay, since they are one cause of it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,8 +66,8 @@ export interface IsolationPhase {
 export interface IsolationStats {
   intervalMs: number;
   snapshotSize: number;
-  /** The raw pipeline's window; ours runs at the transport's default maxRPCsInFlight, the same. */
-  rawWindow: number;
+  /** The pipeline window of both sides (maxRPCsInFlight for ours). */
+  window: number;
   phases: IsolationPhase[];
   /** The same phases with raw heartbeats under raw loads: the runtime's own floor. */
   raw: IsolationPhase[];
@@ -77,8 +79,8 @@ export interface IsolationPlan {
   snapshotSize: number;
 }
 
-/** The raw pipeline's window: our transport's default maxRPCsInFlight, at which ours runs. */
-const RAW_WINDOW = 64;
+/** The pipeline window of both sides' load: our transport's default maxRPCsInFlight. */
+export const ISOLATION_WINDOW = 64;
 
 /** Paced heartbeats: each awaited, then ~intervalMs of quiet; every one must come back through the fast path. */
 async function heartbeatSeries(client: Transport, addr: string, n: number, intervalMs: number): Promise<LatencyStats> {
@@ -184,7 +186,7 @@ function rawDriver(server: ServerProcess, workload: Workload, plan: IsolationPla
       return { n, ...lat.percentiles() };
     },
     pipeline: (meter, stop) =>
-      rawFramesUntil(server.addr, ring, RAW_WINDOW, stop, (ms) => {
+      rawFramesUntil(server.addr, ring, ISOLATION_WINDOW, stop, (ms) => {
         if (meter.measuring) meter.pipelineLatency.add(ms);
         meter.futures++;
       }),
@@ -215,7 +217,15 @@ async function phase(driver: Driver, workload: Workload, plan: IsolationPlan, ki
     local.start();
     const start = { t: performance.now(), futures: meter.futures, bytes: meter.snapshotBytes };
     meter.measuring = true;
-    const heartbeats = await Promise.race([driver.heartbeats(plan.heartbeats, plan.intervalMs), failed]);
+    let heartbeats: LatencyStats;
+    try {
+      heartbeats = await Promise.race([driver.heartbeats(plan.heartbeats, plan.intervalMs), failed]);
+    } catch (err) {
+      // Leave no sampler running in either process; the failure is what the caller hears of.
+      local.stop();
+      await server.sampleStop().catch(() => {});
+      throw err;
+    }
     meter.measuring = false;
     const clientReport = local.stop();
     const serverReport = await server.sampleStop();
@@ -250,7 +260,7 @@ export async function isolationRun(
   progress: (what: string) => void,
 ): Promise<IsolationStats> {
   const run = async (name: string, driver: Driver): Promise<IsolationPhase[]> => {
-    // Warm the connection and both processes' JIT on the heartbeat path.
+    // Warm both processes' JIT on the heartbeat path (and, for ours, the pooled connection).
     await driver.heartbeats(100, 0);
     const phases: IsolationPhase[] = [];
     for (const kind of ['none', 'pipeline', 'snapshot', 'both'] as const) {
@@ -261,5 +271,5 @@ export async function isolationRun(
   };
   const phases = await run('ours', oursDriver(client, server, workload, plan));
   const rawPhases = await run('raw', rawDriver(raw, workload, plan));
-  return { intervalMs: plan.intervalMs, snapshotSize: plan.snapshotSize, rawWindow: RAW_WINDOW, phases, raw: rawPhases };
+  return { intervalMs: plan.intervalMs, snapshotSize: plan.snapshotSize, window: ISOLATION_WINDOW, phases, raw: rawPhases };
 }

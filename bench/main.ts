@@ -29,7 +29,7 @@ import { killAllGoProcesses } from '../test/interop/go-peer.ts';
 import { killAllChildren, startServerProcess, type ServerProcess } from './children.ts';
 import { type GoBaseline, type GoVersion, goUnavailableReason, goVersionUnwiredReason, startGoBaseline } from './go-baseline.ts';
 import { benchInmem } from './inmem.ts';
-import { isolationRun } from './isolation-bench.ts';
+import { ISOLATION_WINDOW, isolationRun } from './isolation-bench.ts';
 import { describeMachine } from './machine.ts';
 import { makePlan } from './plan.ts';
 import { rawBulk } from './raw-client.ts';
@@ -218,7 +218,7 @@ async function main(): Promise<number> {
       progress('heartbeat isolation: generating the 64×1 KiB ring');
       const load = generate(ws.find((w) => w.id === '64x1k')!);
       const iso = await run.step('heartbeat isolation', async () => {
-        const client = await newTCPTransport('127.0.0.1:0');
+        const client = await newTCPTransport('127.0.0.1:0', { maxRPCsInFlight: ISOLATION_WINDOW });
         try {
           return await isolationRun(client, server, raw, load, plan.isolation, (what) => run.progress.update(what));
         } finally {

@@ -6,13 +6,7 @@
  * moment would wait for the loop, whatever the transport does), and the
  * garbage collector's pauses, one cause of that delay.
  */
-import {
-  constants,
-  monitorEventLoopDelay,
-  type IntervalHistogram,
-  type PerformanceEntry,
-  PerformanceObserver,
-} from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import type { GcReport, ProcessReport } from './ipc.ts';
 
 export class ProcessSampler {
@@ -22,7 +16,7 @@ export class ProcessSampler {
   private timer: NodeJS.Timeout | undefined;
   private loop: IntervalHistogram | undefined;
   private gcObserver: PerformanceObserver | undefined;
-  private gc: GcReport = { count: 0, major: 0, maxMs: 0, totalMs: 0 };
+  private gc: GcReport = { count: 0, maxMs: 0 };
 
   start(intervalMs = 10): void {
     this.stop();
@@ -32,7 +26,7 @@ export class ProcessSampler {
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.loop = monitorEventLoopDelay({ resolution: 1 });
     this.loop.enable();
-    this.gc = { count: 0, major: 0, maxMs: 0, totalMs: 0 };
+    this.gc = { count: 0, maxMs: 0 };
     this.gcObserver = new PerformanceObserver((list) => this.countGc(list.getEntries()));
     this.gcObserver.observe({ entryTypes: ['gc'] });
   }
@@ -66,8 +60,6 @@ export class ProcessSampler {
   private countGc(entries: PerformanceEntry[]): void {
     for (const e of entries) {
       this.gc.count++;
-      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) this.gc.major++;
-      this.gc.totalMs += e.duration;
       if (e.duration > this.gc.maxMs) this.gc.maxMs = e.duration;
     }
   }

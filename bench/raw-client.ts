@@ -58,7 +58,10 @@ function connect(addr: string, preamble: Buffer): Promise<net.Socket> {
  * Sends frames of `ring` in ring order from its position with at most
  * `window` unacknowledged (window 1 is synchronous ping-pong) while
  * `more(sent)` allows, and resolves once every frame sent is acknowledged.
- * `onAck` gets each ack's time and its frame's write time.
+ * `onAck` gets each ack's time and its frame's write time. `stop` is for a
+ * `more` that turns false with it: nothing new is sent once it fires, and the
+ * promise resolves as soon as the frames in flight are acknowledged (at once
+ * if none are, or if it fired before the first write).
  */
 function pumpFrames(
   socket: net.Socket,
@@ -84,8 +87,13 @@ function pumpFrames(
       }
       socket.uncork();
     };
+    const settle = (err?: Error): void => {
+      stop?.removeEventListener('abort', onStop);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
     const onStop = (): void => {
-      if (acked === sent) resolve();
+      if (acked === sent) settle();
     };
     stop?.addEventListener('abort', onStop, { once: true });
     socket.on('data', (acks: Buffer) => {
@@ -94,14 +102,13 @@ function pumpFrames(
         onAck(acked, now, sentAt[acked % window]!);
         acked++;
       }
-      if (acked === sent && !more(sent)) {
-        stop?.removeEventListener('abort', onStop);
-        resolve();
-      } else pump();
+      if (acked === sent && !more(sent)) settle();
+      else pump();
     });
-    socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`raw server closed the connection after ${acked} of ${sent} acks`)));
+    socket.on('error', settle);
+    socket.once('close', () => settle(new Error(`raw server closed the connection after ${acked} of ${sent} acks`)));
     pump();
+    if (stop?.aborted) onStop();
   });
 }
 
@@ -174,16 +181,16 @@ export async function rawFramesUntil(
 export async function rawPaced(addr: string, frame: Buffer, n: number, intervalMs: number, lat: LatencyRecorder): Promise<void> {
   const socket = await connect(addr, encodeFramesPreamble([frame.length]));
   try {
-    let acked: ((now: number) => void) | undefined;
+    let resolveAck: ((now: number) => void) | undefined;
     const failed = new Promise<never>((_, reject) => {
-      socket.once('error', reject);
+      socket.on('error', reject);
       socket.once('close', () => reject(new Error('raw server closed the heartbeat connection')));
     });
     failed.catch(() => {}); // raced below; this only keeps a late close from counting as unhandled
-    socket.on('data', () => acked?.(performance.now()));
+    socket.on('data', () => resolveAck?.(performance.now()));
     for (let i = 0; i < n; i++) {
       const t = performance.now();
-      const ack = new Promise<number>((resolve) => (acked = resolve));
+      const ack = new Promise<number>((resolve) => (resolveAck = resolve));
       socket.write(frame);
       lat.add((await Promise.race([ack, failed])) - t);
       await sleep(intervalMs);

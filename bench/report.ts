@@ -240,9 +240,9 @@ function isolationSection(r: BenchResults): string[] {
     ]);
   return [
     `Heartbeat isolation: heartbeats every ${i.intervalMs} ms while the load runs flat out to the same server`,
-    `ours: transport.appendEntries on the client transport that carries the load (pipeline: 64×1 KiB at maxRPCsInFlight 64;`,
-    `snapshots: back-to-back ${num(i.snapshotSize / MiB)} MiB); raw: the same bytes pre-encoded, one-byte acks, bulk bytes dropped`,
-    `(pipeline window ${i.rawWindow}): what Node on this machine allows any transport`,
+    `ours: transport.appendEntries on the client transport that carries the load (pipeline: 64×1 KiB at maxRPCsInFlight ${i.window};`,
+    `snapshots: back-to-back ${num(i.snapshotSize / MiB)} MiB); raw: the same bytes pre-encoded, one-byte acks, bulk bytes dropped,`,
+    `pipeline window ${i.window}: what Node here does to a second socket's round trips at the MB/s raw's loads carried`,
     ...table(
       [
         'side',
@@ -261,12 +261,13 @@ function isolationSection(r: BenchResults): string[] {
         'GCs c / s',
         'GC max ms c / s',
       ],
-      [...rows('ours', i.phases), ...rows('raw', i.raw ?? [])],
+      [...rows('ours', i.phases), ...rows('raw', i.raw)],
       2,
     ).map((l) => `  ${l}`),
     "  hb = heartbeat round trip; pipe p50/p99 = a pipelined request's own latency, what a heartbeat queued behind it would see;",
     "  lag = p99 event-loop delay in µs (c = client process, s = server process): the share of a heartbeat's wait that is a",
     '  saturated process, not transport queueing; GCs = collections during the heartbeats, with the longest pause',
+    '  (ours and raw are different server processes with their own heap histories: compare their GCs roughly)',
   ];
 }
 

@@ -143,6 +143,9 @@ describe('raw baseline ring framing', () => {
     const a = await rawFrames(raw.addr, ring, 8, 10, 250, lat);
     const b = await rawFrames(raw.addr, ring, 1, 5, 100, lat);
     expect(a.n + b.n).toBe(350);
+    expect(lat.size).toBe(350);
+    expect(a.seconds).toBeGreaterThan(0);
+    expect(b.seconds).toBeGreaterThan(0);
     expect(ring.position).toBe((10 + 250 + 5 + 100) % 300);
     expect(raw.stats().frames).toBe(365);
     expect(raw.stats().errors).toEqual([]);
@@ -153,8 +156,7 @@ describe('raw baseline ring framing', () => {
     const ring = new FrameRing(Array.from({ length: 7 }, (_, i) => Buffer.alloc(100 + i * 300, i)));
     const stop = new AbortController();
     let acks = 0;
-    const done = rawFramesUntil(raw.addr, ring, 16, stop.signal, (ms) => {
-      expect(ms).toBeGreaterThanOrEqual(0);
+    const done = rawFramesUntil(raw.addr, ring, 16, stop.signal, () => {
       if (++acks === 500) stop.abort();
     });
     await done;
@@ -164,6 +166,15 @@ describe('raw baseline ring framing', () => {
     expect(ring.position).toBe(acks % 7);
   });
 
+  it('sends nothing and resolves when stopped before it started', async () => {
+    raw = await startRawServer();
+    const ring = new FrameRing([Buffer.alloc(10)]);
+    let acks = 0;
+    await rawFramesUntil(raw.addr, ring, 16, AbortSignal.abort(), () => acks++);
+    expect(acks).toBe(0);
+    expect(raw.stats().frames).toBe(0);
+  });
+
   it('paces ping-pongs of one frame, one latency each', async () => {
     raw = await startRawServer();
     const lat = new LatencyRecorder(100);
@@ -171,5 +182,24 @@ describe('raw baseline ring framing', () => {
     expect(lat.size).toBe(25);
     expect(raw.stats().frames).toBe(25);
     expect(raw.stats().errors).toEqual([]);
+  });
+
+  it('rejects paced ping-pongs when the server closes mid-series', async () => {
+    const frame = Buffer.alloc(40, 9);
+    // Reads the 16-byte preamble, acks the first frame, and closes on the second.
+    const server = net.createServer((s) => {
+      let seen = 0;
+      s.on('data', (chunk) => {
+        seen += chunk.length;
+        if (seen >= 16 + 2 * frame.length) s.destroy();
+        else if (seen >= 16 + frame.length) s.write(Buffer.of(1));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as net.AddressInfo;
+    const lat = new LatencyRecorder(10);
+    await expect(rawPaced(`127.0.0.1:${port}`, frame, 5, 0, lat)).rejects.toThrow(/closed the heartbeat connection/);
+    expect(lat.size).toBe(1);
   });
 });
