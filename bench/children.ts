@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ProfileSummary } from './cpu-profile.ts';
 import type { Command, Message, ProcessReport, ServerKind, ServerStats } from './ipc.ts';
 
 const SERVER_ENTRY = fileURLToPath(new URL('./server-process.ts', import.meta.url));
@@ -19,6 +20,10 @@ export interface ServerProcess {
   sampleStart(): Promise<void>;
   sampleStop(): Promise<ProcessReport>;
   stats(): Promise<ServerStats>;
+  /** Starts a CPU profile in the server (see cpu-profile.ts). */
+  profileStart(): Promise<void>;
+  /** Ends it: its `top` frames, and the whole profile written to `file` if given. */
+  profileStop(top: number, file?: string): Promise<ProfileSummary>;
   /** A proxy's one-way delay, for bytes it reads from now on (kind `proxy` only). */
   setDelay(ms: number): Promise<void>;
   /** Told if the process exits without close() having been called (a crash or a kill). */
@@ -91,12 +96,17 @@ export async function startServerProcess(
     });
   });
 
-  const call = <T>(op: Command['op'], value?: number): Promise<T> =>
+  const call = <T>(op: Command['op'], value?: number, file?: string): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (!child.connected) return reject(new Error(`${kind} server process is gone`));
       const id = nextId++;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({ id, op, ...(value !== undefined ? { value } : {}) } satisfies Command);
+      child.send({
+        id,
+        op,
+        ...(value !== undefined ? { value } : {}),
+        ...(file !== undefined ? { file } : {}),
+      } satisfies Command);
     });
 
   let closing: Promise<void> | undefined;
@@ -111,6 +121,8 @@ export async function startServerProcess(
     sampleStart: () => call<void>('sample-start'),
     sampleStop: () => call<ProcessReport>('sample-stop'),
     stats: () => call<ServerStats>('stats'),
+    profileStart: () => call<void>('profile-start'),
+    profileStop: (top, file) => call<ProfileSummary>('profile-stop', top, file),
     setDelay: (ms) => call<void>('set-delay', ms),
     onUnexpectedExit: (cb) => void onExit.push(cb),
     close(timeoutMs = 5_000) {

@@ -11,9 +11,11 @@ export type ServerKind = 'transport' | 'raw' | 'proxy';
 /** Parent -> child: a request, answered by exactly one `reply` with the same id. */
 export interface Command {
   id: number;
-  op: 'sample-start' | 'sample-stop' | 'stats' | 'close' | 'set-delay';
-  /** set-delay: the proxy's one-way delay in ms. */
+  op: 'sample-start' | 'sample-stop' | 'stats' | 'close' | 'set-delay' | 'profile-start' | 'profile-stop';
+  /** set-delay: the proxy's one-way delay in ms; profile-stop: how many frames to summarise. */
   value?: number;
+  /** profile-stop: where to write the whole profile (.cpuprofile), if anywhere. */
+  file?: string;
 }
 
 /** RSS of one process over a sampling window, in bytes. */

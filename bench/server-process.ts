@@ -8,6 +8,7 @@
  * (RSS and event-loop sampling, counters, close). Exits when the parent disconnects, so a
  * crashed orchestrator never leaves it behind.
  */
+import { CpuProfiler, summarizeProfile, writeProfile } from './cpu-profile.ts';
 import type { Command, Message, ServerKind } from './ipc.ts';
 import { startLatencyProxy } from './latency-proxy.ts';
 import { startRawServer } from './raw-server.ts';
@@ -36,6 +37,8 @@ try {
           : undefined;
   if (server === undefined) throw new Error(`unknown server kind ${JSON.stringify(kind)}`);
   const sampler = new ProcessSampler();
+  const profiler = new CpuProfiler();
+  const fail = (id: number) => (err: unknown) => send({ type: 'reply', id, error: String(err) });
 
   process.on('message', (cmd: Command) => {
     const reply = (value?: unknown): void => send({ type: 'reply', id: cmd.id, value });
@@ -47,6 +50,15 @@ try {
         return reply(sampler.stop());
       case 'stats':
         return reply(server.stats());
+      case 'profile-start':
+        void profiler.start().then(() => reply(), fail(cmd.id));
+        return;
+      case 'profile-stop':
+        void profiler.stop().then((profile) => {
+          if (cmd.file !== undefined) writeProfile(cmd.file, profile);
+          reply(summarizeProfile(profile, cmd.value));
+        }, fail(cmd.id));
+        return;
       case 'set-delay':
         if (!('setDelay' in server)) return send({ type: 'reply', id: cmd.id, error: `${kind} has no delay` });
         server.setDelay(cmd.value ?? 0);
