@@ -96,7 +96,7 @@ export async function startServerProcess(
     });
   });
 
-  const call = <T>(op: Command['op'], value?: number, file?: string): Promise<T> =>
+  const call = <T>(op: Command['op'], value?: number, extra?: Pick<Command, 'top' | 'file'>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (!child.connected) return reject(new Error(`${kind} server process is gone`));
       const id = nextId++;
@@ -105,7 +105,7 @@ export async function startServerProcess(
         id,
         op,
         ...(value !== undefined ? { value } : {}),
-        ...(file !== undefined ? { file } : {}),
+        ...extra,
       } satisfies Command);
     });
 
@@ -122,7 +122,7 @@ export async function startServerProcess(
     sampleStop: () => call<ProcessReport>('sample-stop'),
     stats: () => call<ServerStats>('stats'),
     profileStart: () => call<void>('profile-start'),
-    profileStop: (top, file) => call<ProfileSummary>('profile-stop', top, file),
+    profileStop: (top, file) => call<ProfileSummary>('profile-stop', undefined, file === undefined ? { top } : { top, file }),
     setDelay: (ms) => call<void>('set-delay', ms),
     onUnexpectedExit: (cb) => void onExit.push(cb),
     close(timeoutMs = 5_000) {

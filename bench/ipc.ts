@@ -12,8 +12,10 @@ export type ServerKind = 'transport' | 'raw' | 'proxy';
 export interface Command {
   id: number;
   op: 'sample-start' | 'sample-stop' | 'stats' | 'close' | 'set-delay' | 'profile-start' | 'profile-stop';
-  /** set-delay: the proxy's one-way delay in ms; profile-stop: how many frames to summarise. */
+  /** set-delay: the proxy's one-way delay in ms. */
   value?: number;
+  /** profile-stop: how many frames to summarise. */
+  top?: number;
   /** profile-stop: where to write the whole profile (.cpuprofile), if anywhere. */
   file?: string;
 }
@@ -34,6 +36,8 @@ export interface ProcessReport {
   loopDelay: { p50us: number; p99us: number; maxus: number };
   /** Garbage-collection pauses (the main thread stopped) seen in the window. */
   gc: GcReport;
+  /** CPU time of the whole process (all threads) in the window, in µs, as process.cpuUsage() counts it. */
+  cpu: { userUs: number; systemUs: number };
 }
 
 export interface GcReport {

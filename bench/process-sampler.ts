@@ -17,6 +17,7 @@ export class ProcessSampler {
   private loop: IntervalHistogram | undefined;
   private gcObserver: PerformanceObserver | undefined;
   private gc: GcReport = { count: 0, maxMs: 0 };
+  private cpu: NodeJS.CpuUsage | undefined;
 
   start(intervalMs = 10): void {
     this.stop();
@@ -29,9 +30,12 @@ export class ProcessSampler {
     this.gc = { count: 0, maxMs: 0 };
     this.gcObserver = new PerformanceObserver((list) => this.countGc(list.getEntries()));
     this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.cpu = process.cpuUsage();
   }
 
   stop(): ProcessReport {
+    const cpu = this.cpu === undefined ? undefined : process.cpuUsage(this.cpu);
+    this.cpu = undefined;
     if (this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -54,6 +58,7 @@ export class ProcessSampler {
           ? { p50us: late(h.percentile(50)), p99us: late(h.percentile(99)), maxus: late(h.max) }
           : { p50us: 0, p99us: 0, maxus: 0 },
       gc: { ...this.gc },
+      cpu: cpu === undefined ? { userUs: 0, systemUs: 0 } : { userUs: cpu.user, systemUs: cpu.system },
     };
   }
 

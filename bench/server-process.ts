@@ -5,7 +5,7 @@
  * production, so neither's work steals the other's event loop.
  *
  * Announces `{type: 'ready', addr}`, then answers the parent's commands
- * (RSS and event-loop sampling, counters, close). Exits when the parent disconnects, so a
+ * (RSS, event-loop, GC and CPU sampling, CPU profiles, counters, close). Exits when the parent disconnects, so a
  * crashed orchestrator never leaves it behind.
  */
 import { CpuProfiler, summarizeProfile, writeProfile } from './cpu-profile.ts';
@@ -39,6 +39,7 @@ try {
   const sampler = new ProcessSampler();
   const profiler = new CpuProfiler();
   const fail = (id: number) => (err: unknown) => send({ type: 'reply', id, error: String(err) });
+  // One profile at a time; profile-stop writes the whole profile where asked and answers with its summary.
 
   process.on('message', (cmd: Command) => {
     const reply = (value?: unknown): void => send({ type: 'reply', id: cmd.id, value });
@@ -54,23 +55,23 @@ try {
         void profiler.start().then(() => reply(), fail(cmd.id));
         return;
       case 'profile-stop':
-        void profiler.stop().then((profile) => {
-          if (cmd.file !== undefined) writeProfile(cmd.file, profile);
-          reply(summarizeProfile(profile, cmd.value));
-        }, fail(cmd.id));
+        void profiler
+          .stop()
+          .then((profile) => {
+            if (cmd.file !== undefined) writeProfile(cmd.file, profile);
+            reply(summarizeProfile(profile, cmd.top));
+          })
+          .catch(fail(cmd.id));
         return;
       case 'set-delay':
         if (!('setDelay' in server)) return send({ type: 'reply', id: cmd.id, error: `${kind} has no delay` });
         server.setDelay(cmd.value ?? 0);
         return reply();
       case 'close':
-        void server.close().then(
-          () => {
-            reply();
-            process.disconnect();
-          },
-          (err: unknown) => send({ type: 'reply', id: cmd.id, error: String(err) }),
-        );
+        void server.close().then(() => {
+          reply();
+          process.disconnect();
+        }, fail(cmd.id));
         return;
     }
   });

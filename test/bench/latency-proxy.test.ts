@@ -4,6 +4,7 @@
  * move every byte in order, hold back no byte for less than the delay, keep
  * memory bounded, and count variable-length frames right.
  */
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startLatencyProxy, type LatencyProxy } from '../../bench/latency-proxy.ts';
@@ -164,6 +165,7 @@ describe('raw baseline ring framing', () => {
     expect(acks).toBeGreaterThanOrEqual(500);
     expect(raw.stats().frames).toBe(acks);
     expect(ring.position).toBe(acks % 7);
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
   });
 
   it('sends nothing and resolves when stopped before it started', async () => {
