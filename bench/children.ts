@@ -96,17 +96,12 @@ export async function startServerProcess(
     });
   });
 
-  const call = <T>(op: Command['op'], value?: number, extra?: Pick<Command, 'top' | 'file'>): Promise<T> =>
+  const call = <T>(op: Command['op'], fields: Omit<Command, 'id' | 'op'> = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (!child.connected) return reject(new Error(`${kind} server process is gone`));
       const id = nextId++;
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      child.send({
-        id,
-        op,
-        ...(value !== undefined ? { value } : {}),
-        ...extra,
-      } satisfies Command);
+      child.send({ id, op, ...fields } satisfies Command);
     });
 
   let closing: Promise<void> | undefined;
@@ -122,8 +117,8 @@ export async function startServerProcess(
     sampleStop: () => call<ProcessReport>('sample-stop'),
     stats: () => call<ServerStats>('stats'),
     profileStart: () => call<void>('profile-start'),
-    profileStop: (top, file) => call<ProfileSummary>('profile-stop', undefined, file === undefined ? { top } : { top, file }),
-    setDelay: (ms) => call<void>('set-delay', ms),
+    profileStop: (top, file) => call<ProfileSummary>('profile-stop', { top, file }),
+    setDelay: (ms) => call<void>('set-delay', { value: ms }),
     onUnexpectedExit: (cb) => void onExit.push(cb),
     close(timeoutMs = 5_000) {
       closing ??= (async () => {

@@ -69,7 +69,7 @@ export interface IsolationStats {
   /** The pipeline window of both sides (maxRPCsInFlight for ours). */
   window: number;
   phases: IsolationPhase[];
-  /** The same phases with raw heartbeats under raw loads: the runtime's own floor. */
+  /** The same phases, raw heartbeats under raw loads: what Node does here with no transport at all. */
   raw: IsolationPhase[];
 }
 
