@@ -1,9 +1,10 @@
 /**
  * Starting server processes and making sure none outlives the benchmark:
- * every child is tracked and SIGKILLed on exit, normal or not (see
- * killAllChildren, wired to exit and signals in main.ts).
+ * every child is tracked and SIGKILLed on exit, normal or not (killAllChildren,
+ * wired to exit and signals by killChildrenOnExit).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ProfileSummary } from './cpu-profile.ts';
 import type { Command, Message, ProcessReport, ServerKind, ServerStats } from './ipc.ts';
@@ -38,6 +39,22 @@ export function killAllChildren(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
+}
+
+/**
+ * Runs `kill` (by default killAllChildren) whenever this process ends: at
+ * exit, however it came (process.exit included), and on SIGINT, SIGTERM and
+ * SIGHUP, which then exit with 128 + the signal's number. For a
+ * benchmark's entry point, so no child outlives it.
+ */
+export function killChildrenOnExit(name: string, kill: () => void = killAllChildren): void {
+  process.on('exit', kill);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`\n${name}: ${signal}, stopping server processes\n`);
+      process.exit(128 + os.constants.signals[signal]);
+    });
+  }
 }
 
 /** Spawns `node --import tsx bench/server-process.ts <kind> ...args` and waits for its address. */

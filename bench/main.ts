@@ -26,7 +26,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newTCPTransport } from '../src/net/tcp-transport.ts';
 import { killAllGoProcesses } from '../test/interop/go-peer.ts';
-import { killAllChildren, startServerProcess, type ServerProcess } from './children.ts';
+import { killAllChildren, killChildrenOnExit, startServerProcess, type ServerProcess } from './children.ts';
 import { type GoBaseline, type GoVersion, goUnavailableReason, goVersionUnwiredReason, startGoBaseline } from './go-baseline.ts';
 import { benchInmem } from './inmem.ts';
 import { ISOLATION_WINDOW, isolationRun } from './isolation-bench.ts';
@@ -280,20 +280,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.on('exit', killChildren);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    process.stderr.write(`\nbench: ${signal}, stopping server processes\n`);
-    killChildren();
-    process.exit(128 + os.constants.signals[signal]);
-  });
-}
+killChildrenOnExit('bench', killChildren);
 
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`\nbench: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    killChildren();
     process.exit(1);
   },
 );

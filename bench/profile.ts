@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { newTCPTransport } from '../src/net/tcp-transport.ts';
 import type { NetworkTransport } from '../src/net/network-transport.ts';
 import { pipelinedRun, syncRun } from './append-bench.ts';
-import { killAllChildren, type ServerProcess, startServerProcess } from './children.ts';
+import { killChildrenOnExit, type ServerProcess, startServerProcess } from './children.ts';
 import { type CpuProfile, CpuProfiler, type ProfileSummary, summarizeProfile, writeProfile } from './cpu-profile.ts';
 import type { ProcessReport } from './ipc.ts';
 import { ProcessSampler } from './process-sampler.ts';
@@ -169,18 +169,11 @@ async function main(): Promise<void> {
   }
 }
 
-process.on('exit', killAllChildren);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAllChildren();
-    process.exit(130);
-  });
-}
+killChildrenOnExit('bench:profile');
 main().then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(`bench:profile: ${err instanceof Error ? err.message : String(err)}`);
-    killAllChildren();
     process.exit(1);
   },
 );
